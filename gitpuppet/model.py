@@ -1,0 +1,121 @@
+"""The data that crosses layers: references, resources, the catalog, changes and results.
+
+The compiler produces a `Catalog`; the applier walks it and produces `Result`s; reports are
+made of those. Nothing here touches the machine.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitpuppet.errors import SourcePos
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Ref:
+    """`type:title`, e.g. `file:/etc/motd`, `service:nginx`, `class:nginx`."""
+
+    type: str
+    title: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.title}"
+
+    @classmethod
+    def parse(cls, text: str) -> Ref:
+        """Split `type:title` at the first colon; raises ValueError when there is none."""
+        kind, sep, title = text.partition(":")
+        if not sep or not kind or not title:
+            raise ValueError(f"'{text}' is not a reference (write it as type:title)")
+        return cls(kind.strip().lower(), title.strip())
+
+
+@dataclass(slots=True)
+class Resource:
+    """One declared resource, its attributes checked against its type's schema.
+
+    `params` is the type's schema dataclass (e.g. FileParams); `pos` is where it was declared,
+    `attr_pos` where each attribute was written.
+    """
+
+    type: str
+    title: str
+    params: Any
+    pos: SourcePos
+    klass: str | None = None  # the class that declared it (directly or through a define)
+    define: str | None = None  # `type:title` of the define use it came from, if any
+    noop: bool = False
+    sensitive: bool = False
+    tags: frozenset[str] = frozenset()
+    attr_pos: dict[str, SourcePos] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self.type, self.title)
+
+
+class EdgeKind(str, enum.Enum):
+    ORDER = "order"  # require / before / automatic: only ordering
+    REFRESH = "refresh"  # notify / subscribe: ordering plus refresh of the target
+    AUTO = "auto"  # automatic edge (file after parent dir, service after package ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """`first` is applied before `then`; with REFRESH, a change of `first` refreshes `then`."""
+
+    first: Ref
+    then: Ref
+    kind: EdgeKind
+    pos: SourcePos | None = None
+
+
+@dataclass(slots=True)
+class Catalog:
+    """A node's compiled catalog: resources in apply order, and the edges between them."""
+
+    node: str
+    environment: str | None
+    resources: list[Resource]  # already in apply order (topologically sorted)
+    edges: list[Edge]
+    classes: list[str]
+    matched: str = ""  # which declaration matched (the key as written)
+    matched_pos: SourcePos | None = None
+    match_kind: str = ""  # exact, regex, glob or default
+
+    def by_ref(self) -> dict[Ref, Resource]:
+        return {r.ref: r for r in self.resources}
+
+
+class Status(str, enum.Enum):
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    WOULD_CHANGE = "would_change"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(slots=True)
+class Change:
+    """One attribute that differs: `diff` is a unified diff for content, when there is one."""
+
+    attr: str
+    old: Any
+    new: Any
+    diff: str | None = None
+    redacted: bool = False
+
+
+@dataclass(slots=True)
+class Result:
+    """What happened to one resource in a run."""
+
+    ref: Ref
+    status: Status
+    changes: list[Change] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+    refreshed: bool = False
+    resource: Resource | None = None

@@ -1,0 +1,51 @@
+"""The contract every resource type implements, and what the applier hands it.
+
+A type reads the current state, computes the difference with the desired one, and applies it.
+It never checks noop: the applier does (STYLE.md, "The resource contract").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitpuppet.model import Change, Resource
+
+
+@dataclass(slots=True)
+class ApplyContext:
+    """What a type may use while applying: the state dir (backups live under it), the facts,
+    and whether to compute content diffs."""
+
+    state_dir: Path
+    facts: dict[str, Any] = field(default_factory=dict)
+    want_diff: bool = False
+    root: Path | None = None  # reserved: a prefix for every managed path (not used yet)
+
+
+class ResourceType:
+    """Base class of a type. Subclasses set `name` and implement current/diff/apply."""
+
+    name = ""
+    # False for types whose "change" is an action (exec): after applying, the applier does not
+    # read the state again to check convergence.
+    verify_after_apply = True
+    # True when `refresh` does something (service restart, exec with refreshonly).
+    refreshable = False
+
+    def current(self, res: Resource, ctx: ApplyContext) -> Any:
+        """Read the current state (read only)."""
+        raise NotImplementedError
+
+    def diff(self, cur: Any, res: Resource, ctx: ApplyContext) -> list[Change]:
+        """What differs between `cur` and the desired state (pure)."""
+        raise NotImplementedError
+
+    def apply(self, res: Resource, cur: Any, changes: list[Change], ctx: ApplyContext) -> None:
+        """Make the changes; raise ApplyError with a message a person can act on."""
+        raise NotImplementedError
+
+    def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
+        """React to a notify/subscribe (restart, rerun); returns a message or None."""
+        return None

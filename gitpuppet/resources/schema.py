@@ -1,0 +1,409 @@
+"""The attribute schema of every resource type, checked at compile time.
+
+Pure: no system access, so the compiler can import it. Each type is a dataclass whose fields
+carry a `kind` in their metadata; `build_params` turns a YAML mapping into that dataclass or
+raises a SourceError naming the attribute, its line, and the likely fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+
+# Kinds of attribute values. Each coerces a YAML value or returns an error message.
+STR, INT, BOOL, STRLIST, INTLIST, MAP, STR_OR_INT, MODE, ANY = (
+    "str", "int", "bool", "strlist", "intlist", "map", "str_or_int", "mode", "any",
+)
+
+
+def attr(kind: str, default: Any = None, choices: tuple[str, ...] = (), doc: str = "") -> Any:
+    """A schema field: its kind, default and allowed values."""
+    meta = {"kind": kind, "choices": choices, "doc": doc}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)  # type: ignore[misc]
+    return field(default=default, metadata=meta)
+
+
+def internal(default: Any = None) -> Any:
+    """A field the compiler fills in (resolved content), not settable from YAML."""
+    return field(default=default, metadata={"kind": "internal"})
+
+
+class Params:
+    """Base of every schema: the namevar and the cross-attribute checks."""
+
+    type_name = ""
+    namevar = "name"
+
+    def check(self) -> list[tuple[str, str]]:
+        """(attribute, message) pairs for combinations that make no sense."""
+        return []
+
+
+FILE_ENSURE = ("file", "present", "directory", "link", "absent")
+
+
+@dataclass(slots=True)
+class FileParams(Params):
+    type_name = "file"
+    namevar = "path"
+    path: str = attr(STR)
+    ensure: str = attr(STR, "file", FILE_ENSURE)
+    content: str | None = attr(STR)
+    source: str | None = attr(STR)
+    template: str | None = attr(STR)
+    owner: str | int | None = attr(STR_OR_INT)
+    group: str | int | None = attr(STR_OR_INT)
+    mode: str | None = attr(MODE)
+    target: str | None = attr(STR)
+    recurse: bool = attr(BOOL, False)
+    purge: bool = attr(BOOL, False)
+    force: bool = attr(BOOL, False)
+    backup: bool = attr(BOOL, True)
+    replace: bool = attr(BOOL, True)
+    validate: str | None = attr(STR)
+    # Filled in by the compiler: the bytes to write (from content, source or template), and for
+    # a recursive directory, relative path -> bytes (None for a sub-directory).
+    data: bytes | None = internal()
+    tree: dict[str, bytes | None] | None = internal()
+
+    def check(self) -> list[tuple[str, str]]:
+        errs: list[tuple[str, str]] = []
+        if not os.path.isabs(self.path):
+            errs.append(("path", f"file path '{self.path}' is not absolute"))
+        given = [k for k in ("content", "source", "template") if getattr(self, k) is not None]
+        if len(given) > 1:
+            errs.append((given[1], f"give only one of content, source, template (got {', '.join(given)})"))
+        if self.ensure == "link" and not self.target:
+            errs.append(("ensure", "ensure: link needs a target"))
+        if self.target and self.ensure != "link":
+            errs.append(("target", "target is only for ensure: link"))
+        if self.ensure in ("link", "absent") and given:
+            errs.append((given[0], f"{given[0]} makes no sense with ensure: {self.ensure}"))
+        if self.recurse and self.ensure != "directory":
+            errs.append(("recurse", "recurse needs ensure: directory"))
+        if self.purge and not self.recurse:
+            errs.append(("purge", "purge needs recurse: true"))
+        if self.ensure == "directory" and (self.content is not None or self.template is not None):
+            errs.append(("ensure", "a directory has no content; use source with recurse"))
+        if self.ensure == "directory" and self.source and not self.recurse:
+            errs.append(("source", "a directory's source needs recurse: true"))
+        return errs
+
+
+@dataclass(slots=True)
+class PackageParams(Params):
+    type_name = "package"
+    name: str = attr(STR)
+    ensure: str = attr(STR, "installed", doc="installed, present, latest, absent, purged or a version")
+    provider: str | None = attr(STR, None, ("apt", "dnf", "pip"))
+
+
+@dataclass(slots=True)
+class ServiceParams(Params):
+    type_name = "service"
+    name: str = attr(STR)
+    ensure: str | None = attr(STR, None, ("running", "stopped"))
+    enable: bool | str | None = attr(ANY, None, doc="true, false or mask")
+    provider: str | None = attr(STR, None, ("systemd", "sysvinit"))
+    restart: str = attr(STR, "restart", ("restart", "reload"))
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.enable not in (None, True, False, "mask"):
+            return [("enable", f"enable must be true, false or mask, not {self.enable!r}")]
+        return []
+
+
+@dataclass(slots=True)
+class ExecParams(Params):
+    type_name = "exec"
+    namevar = "command"
+    command: str = attr(STR)
+    creates: str | None = attr(STR)
+    onlyif: str | None = attr(STR)
+    unless: str | None = attr(STR)
+    refreshonly: bool = attr(BOOL, False)
+    cwd: str | None = attr(STR)
+    environment: dict[str, str] = attr(MAP, {})
+    path: list[str] = attr(STRLIST, ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+    user: str | int | None = attr(STR_OR_INT)
+    group: str | int | None = attr(STR_OR_INT)
+    timeout: int = attr(INT, 300)
+    returns: list[int] = attr(INTLIST, [0])
+    tries: int = attr(INT, 1)
+    try_sleep: int = attr(INT, 0)
+    shell: bool = attr(BOOL, False)
+
+    def check(self) -> list[tuple[str, str]]:
+        errs = []
+        if self.timeout <= 0:
+            errs.append(("timeout", "timeout must be a positive number of seconds"))
+        if self.tries < 1:
+            errs.append(("tries", "tries must be at least 1"))
+        if self.cwd and not os.path.isabs(self.cwd):
+            errs.append(("cwd", f"cwd '{self.cwd}' is not absolute"))
+        return errs
+
+
+@dataclass(slots=True)
+class UserParams(Params):
+    type_name = "user"
+    name: str = attr(STR)
+    ensure: str = attr(STR, "present", ("present", "absent"))
+    uid: int | None = attr(INT)
+    gid: str | int | None = attr(STR_OR_INT)
+    groups: list[str] | None = attr(STRLIST)
+    home: str | None = attr(STR)
+    managehome: bool = attr(BOOL, False)
+    shell: str | None = attr(STR)
+    comment: str | None = attr(STR)
+    system: bool = attr(BOOL, False)
+    password: str | None = attr(STR)
+    authorized_keys: list[str] | None = attr(STRLIST)
+
+
+@dataclass(slots=True)
+class GroupParams(Params):
+    type_name = "group"
+    name: str = attr(STR)
+    ensure: str = attr(STR, "present", ("present", "absent"))
+    gid: int | None = attr(INT)
+    system: bool = attr(BOOL, False)
+    members: list[str] | None = attr(STRLIST)
+
+
+@dataclass(slots=True)
+class LineParams(Params):
+    type_name = "line"
+    namevar = "name"
+    name: str = attr(STR)
+    path: str = attr(STR)
+    line: str | None = attr(STR)
+    match: str | None = attr(STR)
+    after: str | None = attr(STR)
+    ensure: str = attr(STR, "present", ("present", "absent"))
+
+    def check(self) -> list[tuple[str, str]]:
+        errs = []
+        if not self.path:
+            errs.append(("path", "line needs a path"))
+        elif not os.path.isabs(self.path):
+            errs.append(("path", f"path '{self.path}' is not absolute"))
+        if self.ensure == "present" and self.line is None:
+            errs.append(("line", "line needs `line:` (the text to ensure)"))
+        if self.ensure == "absent" and self.line is None and self.match is None:
+            errs.append(("ensure", "ensure: absent needs `line:` or `match:`"))
+        if self.line is not None and "\n" in self.line:
+            errs.append(("line", "line must be a single line"))
+        for key in ("match", "after"):
+            pattern = getattr(self, key)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    errs.append((key, f"{key} is not a valid regular expression: {exc}"))
+        return errs
+
+
+CRON_FIELDS = ("minute", "hour", "monthday", "month", "weekday")
+
+
+@dataclass(slots=True)
+class CronParams(Params):
+    type_name = "cron"
+    name: str = attr(STR)
+    ensure: str = attr(STR, "present", ("present", "absent"))
+    command: str | None = attr(STR)
+    user: str = attr(STR, "root")
+    minute: str | int = attr(STR_OR_INT, "*")
+    hour: str | int = attr(STR_OR_INT, "*")
+    monthday: str | int = attr(STR_OR_INT, "*")
+    month: str | int = attr(STR_OR_INT, "*")
+    weekday: str | int = attr(STR_OR_INT, "*")
+    special: str | None = attr(
+        STR, None, ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+    )
+    environment: dict[str, str] = attr(MAP, {})
+
+    def check(self) -> list[tuple[str, str]]:
+        errs = []
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
+            errs.append(("name", f"cron title '{self.name}' must be a valid /etc/cron.d file name (letters, digits, - and _)"))
+        if self.ensure == "present" and not self.command:
+            errs.append(("command", "cron needs a command"))
+        return errs
+
+
+@dataclass(slots=True)
+class HostParams(Params):
+    type_name = "host"
+    name: str = attr(STR)
+    ensure: str = attr(STR, "present", ("present", "absent"))
+    ip: str | None = attr(STR)
+    aliases: list[str] = attr(STRLIST, [])
+    target: str = attr(STR, "/etc/hosts")
+
+    def check(self) -> list[tuple[str, str]]:
+        import ipaddress
+
+        if self.ensure == "present":
+            if not self.ip:
+                return [("ip", "host needs an ip")]
+            try:
+                ipaddress.ip_address(self.ip)
+            except ValueError:
+                return [("ip", f"'{self.ip}' is not an IP address")]
+        return []
+
+
+@dataclass(slots=True)
+class GitParams(Params):
+    type_name = "git"
+    namevar = "path"
+    path: str = attr(STR)
+    source: str | None = attr(STR)
+    revision: str = attr(STR, "HEAD")
+    ensure: str = attr(STR, "present", ("present", "latest", "absent"))
+    owner: str | int | None = attr(STR_OR_INT)
+    group: str | int | None = attr(STR_OR_INT)
+
+    def check(self) -> list[tuple[str, str]]:
+        errs = []
+        if not os.path.isabs(self.path):
+            errs.append(("path", f"path '{self.path}' is not absolute"))
+        if self.ensure != "absent" and not self.source:
+            errs.append(("source", "git needs a source URL"))
+        return errs
+
+
+SCHEMAS: dict[str, type[Params]] = {
+    cls.type_name: cls
+    for cls in (FileParams, PackageParams, ServiceParams, ExecParams, UserParams, GroupParams,
+                LineParams, CronParams, HostParams, GitParams)
+}
+
+# Attributes that every type accepts; the compiler handles them, not the type.
+METAPARAMS = ("require", "before", "notify", "subscribe", "noop", "tags", "sensitive", "when", "for_each")
+
+_FIELDS: dict[str, dict[str, dataclasses.Field[Any]]] = {
+    name: {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("kind") != "internal"}  # type: ignore[arg-type]
+    for name, cls in SCHEMAS.items()
+}
+
+
+def attribute_names(type_name: str) -> list[str]:
+    """The attributes a type accepts (without metaparameters)."""
+    return list(_FIELDS[type_name])
+
+
+def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
+    """(coerced value, None) or (None, what is wrong)."""
+    if kind == ANY:
+        return value, None
+    if kind == STR:
+        if isinstance(value, bool) or isinstance(value, (dict, list)) or value is None:
+            return None, f"must be a string, not {_describe(value)}"
+        return str(value), None
+    if kind == INT:
+        if isinstance(value, bool):
+            return None, f"must be an integer, not {_describe(value)}"
+        if isinstance(value, int):
+            return value, None
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value), None
+        return None, f"must be an integer, not {_describe(value)}"
+    if kind == BOOL:
+        if isinstance(value, bool):
+            return value, None
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes"), None
+        return None, f"must be true or false, not {_describe(value)}"
+    if kind == STR_OR_INT:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None, f"must be a name or a number, not {_describe(value)}"
+        return value, None
+    if kind == MODE:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return None, f'must be a quoted octal string such as "0644", not the number {value}'
+        if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3,4}", value):
+            return None, f'must be an octal string such as "0644", not {_describe(value)}'
+        return value.zfill(4)[-4:], None
+    if kind == STRLIST:
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for item in items:
+            if isinstance(item, (dict, list, bool)) or item is None:
+                return None, f"must be a string or a list of strings, not {_describe(value)}"
+            out.append(str(item))
+        return out, None
+    if kind == INTLIST:
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+            return None, f"must be an integer or a list of integers, not {_describe(value)}"
+        return list(items), None
+    if kind == MAP:
+        if isinstance(value, dict):
+            return {str(k): "" if v is None else str(v) for k, v in value.items()}, None
+        if isinstance(value, list) and all(isinstance(i, str) and "=" in i for i in value):
+            return dict(i.split("=", 1) for i in value), None
+        return None, f"must be a mapping (or a list of KEY=VALUE), not {_describe(value)}"
+    raise AssertionError(kind)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (~)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"'{value}'"
+
+
+def build_params(
+    type_name: str,
+    title: str,
+    attrs: dict[str, Any],
+    pos: SourcePos,
+    attr_pos: dict[str, SourcePos],
+) -> Params:
+    """Check `attrs` against the type's schema and build its params dataclass."""
+    fields = _FIELDS[type_name]
+    cls = SCHEMAS[type_name]
+    values: dict[str, Any] = {}
+    for key, raw in attrs.items():
+        where = attr_pos.get(key, pos)
+        spec = fields.get(key)
+        if spec is None:
+            raise SourceError(
+                where, f"unknown attribute '{key}' for {type_name}",
+                did_you_mean(key, list(fields) + list(METAPARAMS)),
+            )
+        if raw is None:
+            continue  # ~ means "use the default"
+        value, problem = _coerce(spec.metadata["kind"], raw)
+        if problem:
+            raise SourceError(where, f"{type_name} attribute '{key}' {problem}")
+        choices = spec.metadata["choices"]
+        if choices and value not in choices:
+            raise SourceError(
+                where, f"{type_name} attribute '{key}' must be one of {', '.join(choices)}, not '{value}'",
+                did_you_mean(str(value), choices),
+            )
+        values[key] = value
+    namevar = cls.namevar
+    if namevar not in values:
+        values[namevar] = title
+    params = cls(**values)
+    for key, message in params.check():
+        raise SourceError(attr_pos.get(key, pos), f"{type_name}:{title}: {message}")
+    return params
