@@ -1,0 +1,592 @@
+"""Compile one node's catalog from a control repo (SPEC §2, §3.1).
+
+Pure: reads the source tree and the facts, touches nothing on the machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitpuppet.compile import graph
+from gitpuppet.compile.data import DataStore
+from gitpuppet.compile.loader import PosDict, PosList, YamlCache, expect_mapping
+from gitpuppet.compile.nodes import (
+    Selection,
+    declared_classes,
+    load_declarations,
+    select_declaration,
+)
+from gitpuppet.compile.source import SourceTree
+from gitpuppet.compile.template import Templates, confined_path
+from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource
+from gitpuppet.resources.schema import SCHEMAS, build_params
+
+SETTINGS_KEYS = ("hierarchy", "rollout")
+CLASS_KEYS = ("params", "include", "resources")
+DEFINE_KEYS = ("params", "include", "resources")
+EDGE_META = ("require", "before", "notify", "subscribe")
+
+
+@dataclass
+class Settings:
+    """gitpuppet.yaml: the data hierarchy and the rollout (read by the agent)."""
+
+    hierarchy: list[str]
+    hierarchy_pos: SourcePos
+    rollout: Any = None
+
+
+def load_settings(yaml_cache: YamlCache) -> Settings:
+    """Read gitpuppet.yaml (optional) and check its keys."""
+    raw = yaml_cache.load_optional("gitpuppet.yaml")
+    data = expect_mapping(raw, "gitpuppet.yaml", "gitpuppet.yaml")
+    for key in data:
+        if key not in SETTINGS_KEYS:
+            raise SourceError(
+                data.pos(key),
+                f"unknown setting '{key}' in gitpuppet.yaml",
+                did_you_mean(str(key), SETTINGS_KEYS),
+            )
+    hierarchy = data.get("hierarchy", ["common.yaml"])
+    if not isinstance(hierarchy, list) or not all(isinstance(h, str) for h in hierarchy):
+        raise SourceError(data.pos("hierarchy"), "hierarchy must be a list of paths under data/")
+    return Settings(
+        hierarchy,
+        data.pos("hierarchy") if "hierarchy" in data else SourcePos("gitpuppet.yaml", 1),
+        data.get("rollout"),
+    )
+
+
+@dataclass
+class _Pending:
+    """A require/before/notify/subscribe to resolve once everything is declared."""
+
+    meta: str
+    source: Ref  # the declaring resource or define use
+    target: str
+    pos: SourcePos
+
+
+@dataclass
+class _Meta:
+    """Metaparameters that a define use passes down to what it contains."""
+
+    noop: bool = False
+    sensitive: bool = False
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass
+class _ClassInfo:
+    name: str
+    pos: SourcePos
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def find_unit(tree: SourceTree, folder: str, name: str) -> str | None:
+    """classes/a/b.yaml or classes/a/b/init.yaml for `a.b`; None when neither exists."""
+    if not name or any(not part or part.startswith(".") or "/" in part for part in name.split(".")):
+        return None
+    base = f"{folder}/{name.replace('.', '/')}"
+    for path in (f"{base}.yaml", f"{base}/init.yaml"):
+        if tree.is_file(path):
+            return path
+    return None
+
+
+def unit_names(tree: SourceTree, folder: str) -> list[str]:
+    """Every class (or define) name found under `folder`, for "did you mean"."""
+    names = []
+    for path in tree.walk_files(folder):
+        if path.endswith(".yaml"):
+            rel = path[len(folder) + 1 : -5]
+            if rel.endswith("/init"):
+                rel = rel[:-5]
+            names.append(rel.replace("/", "."))
+    return names
+
+
+class Compiler:
+    """Builds the catalog of one node. Use `compile_catalog` rather than this directly."""
+
+    def __init__(
+        self, tree: SourceTree, node_name: str, facts: dict[str, Any], environment: str | None
+    ) -> None:
+        self.tree = tree
+        self.node_name = node_name.lower()
+        self.facts = facts
+        self.environment = environment
+        self.yaml = YamlCache(tree)
+        self.templates = Templates(tree)
+        self.resources: list[Resource] = []
+        self.by_ref: dict[Ref, Resource] = {}
+        self.containers: dict[Ref, list[Ref]] = {}
+        self.container_pos: dict[Ref, SourcePos] = {}
+        self.pending: list[_Pending] = []
+        self.classes: dict[str, _ClassInfo] = {}
+        self.node_params: dict[str, tuple[dict[str, Any], SourcePos]] = {}
+
+    # -- the node ---------------------------------------------------------------------------
+
+    def select(self) -> Selection:
+        decls, files = load_declarations(self.yaml)
+        return select_declaration(decls, files, self.node_name)
+
+    def node_scope(self, selection: Selection) -> dict[str, Any]:
+        """facts, node, lookup, and the node's vars (rendered)."""
+        body = selection.declaration.body
+        class_names = [name for name, _, _ in declared_classes(body)]
+        node: dict[str, Any] = {
+            "name": self.node_name,
+            "match": selection.match,
+            "vars": {},
+            "classes": class_names,
+            "environment": self.environment or "",
+        }
+        scope: dict[str, Any] = {"facts": self.facts, "node": node}
+        settings = load_settings(self.yaml)
+        self.data = DataStore(
+            self.yaml, self.templates, settings.hierarchy, settings.hierarchy_pos, scope
+        )
+        scope["lookup"] = self.data.lookup_function()
+        raw_vars = body.get("vars")
+        if raw_vars is not None:
+            if not isinstance(raw_vars, dict):
+                raise SourceError(body.pos("vars"), "vars must be a mapping")
+            node["vars"] = self.templates.render_value(raw_vars, scope, body.pos("vars"))
+        self.data.scope = scope
+        return scope
+
+    def compile(self) -> Catalog:
+        selection = self.select()
+        self.base_scope = self.node_scope(selection)
+        decl = selection.declaration
+        declared = declared_classes(decl.body)
+        for name, params, pos in declared:
+            if params is not None:
+                self.node_params[name] = (params, pos)
+        for name, _, pos in declared:
+            self.declare_class(name, pos, [])
+        edges = self.resolve_edges()
+        ordered = graph.order(self.resources, edges, graph.auto_edges(self.resources))
+        return Catalog(
+            node=self.node_name,
+            environment=self.environment,
+            resources=ordered,
+            edges=edges + [e for e in graph.auto_edges(self.resources)],
+            classes=list(self.classes),
+            matched=decl.key,
+            matched_pos=decl.pos,
+            match_kind=decl.kind,
+        )
+
+    # -- classes ----------------------------------------------------------------------------
+
+    def declare_class(self, name: str, pos: SourcePos, chain: list[str]) -> None:
+        """Declare a class once; its includes first, then its resources."""
+        if name in chain:
+            loop = " -> ".join(chain[chain.index(name) :] + [name])
+            raise SourceError(
+                pos,
+                f"class '{name}' includes itself ({loop})",
+                "remove the include that closes the loop",
+            )
+        if name in self.classes:
+            return
+        path = find_unit(self.tree, "classes", name)
+        if path is None:
+            raise SourceError(
+                pos,
+                f"unknown class '{name}' (no classes/{name.replace('.', '/')}.yaml)",
+                did_you_mean(name, unit_names(self.tree, "classes")),
+            )
+        body = expect_mapping(self.yaml.load(path), path, f"class '{name}'")
+        _check_keys(body, CLASS_KEYS, f"class '{name}'")
+        given, given_pos = self.node_params.get(name, ({}, pos))
+        params = self.resolve_params(body, given, given_pos, f"class '{name}'", lookup_prefix=name)
+        info = _ClassInfo(name, pos, params)
+        self.classes[name] = info
+        scope = {**self.base_scope["node"]["vars"], **params, **self._fixed(self.base_scope)}
+        for inc, inc_pos in _names(body, "include", scope, self.templates):
+            self.declare_class(inc, inc_pos, chain + [name])
+        # A class's container only holds its own resources (and its defines'), not its includes'.
+        self.containers.setdefault(Ref("class", name), [])
+        self.container_pos[Ref("class", name)] = pos
+        for entry, entry_pos in _entries(body, path):
+            self.declare_entry(entry, entry_pos, scope, name, None, [Ref("class", name)], _Meta())
+
+    @staticmethod
+    def _fixed(scope: dict[str, Any]) -> dict[str, Any]:
+        return {"facts": scope["facts"], "node": scope["node"], "lookup": scope["lookup"]}
+
+    def resolve_params(
+        self,
+        body: PosDict,
+        given: dict[str, Any],
+        given_pos: SourcePos,
+        what: str,
+        lookup_prefix: str | None,
+    ) -> dict[str, Any]:
+        """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required."""
+        declared = body.get("params") or {}
+        if not isinstance(declared, dict):
+            raise SourceError(body.pos("params"), f"params of {what} must be a mapping")
+        given_lines = getattr(given, "lines", {})
+        for key in given:
+            if key not in declared:
+                where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
+                raise SourceError(
+                    where, f"{what} has no parameter '{key}'", did_you_mean(str(key), declared)
+                )
+        out: dict[str, Any] = {}
+        for key, default in declared.items():
+            if key in given:
+                where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
+                value = self.templates.render_value(given[key], self.base_scope, where)
+            else:
+                value = (
+                    self.data.lookup(f"{lookup_prefix}.{key}", default=None)
+                    if lookup_prefix
+                    else None
+                )
+                if value is None:
+                    if default is None:
+                        raise SourceError(
+                            given_pos,
+                            f"{what} needs parameter '{key}' for node '{self.node_name}'",
+                            f"give it in the node declaration or in data as {lookup_prefix or 'the define use'}"
+                            + (f".{key}" if lookup_prefix else ""),
+                        )
+                    value = self.templates.render_value(
+                        default, {**self._fixed(self.base_scope), **out}, declared.pos(key)
+                    )
+            out[str(key)] = value
+        return out
+
+    # -- resources --------------------------------------------------------------------------
+
+    def declare_entry(
+        self,
+        entry: Any,
+        pos: SourcePos,
+        scope: dict[str, Any],
+        klass: str | None,
+        define: str | None,
+        stack: list[Ref],
+        inherited: _Meta,
+    ) -> None:
+        """One `- type: title` entry: for_each and when, then the resource or define use."""
+        if not isinstance(entry, PosDict) or not entry:
+            raise SourceError(
+                pos,
+                "each resource must be a mapping whose first key is its type, e.g. `- file: /etc/motd`",
+            )
+        type_key = next(iter(entry))
+        if not isinstance(type_key, str):
+            raise SourceError(pos, f"resource type must be a name, not {type_key!r}")
+        title_raw = entry[type_key]
+        attrs = {k: v for k, v in entry.items() if k != type_key}
+        for key in attrs:
+            if not isinstance(key, str):
+                raise SourceError(entry.pos(key), f"attribute name must be a string, not {key!r}")
+        items: list[dict[str, Any]] = [{}]
+        if "for_each" in attrs:
+            items = self._for_each(attrs.pop("for_each"), scope, entry.pos("for_each"))
+        when = attrs.pop("when", None)
+        for extra in items:
+            local = {**scope, **extra} if extra else scope
+            if when is not None and not self._truth(when, local, entry.pos("when")):
+                continue
+            title = self.templates.render_value(title_raw, local, pos)
+            if isinstance(title, (dict, list)) or title is None or title == "":
+                raise SourceError(pos, f"the title of a {type_key} must be a non-empty string")
+            title = str(title)
+            rendered = {
+                k: self.templates.render_value(v, local, entry.pos(k)) for k, v in attrs.items()
+            }
+            attr_pos = {k: entry.pos(k) for k in attrs}
+            if type_key in SCHEMAS:
+                self.declare_resource(
+                    type_key, title, rendered, attr_pos, pos, local, klass, define, stack, inherited
+                )
+            else:
+                self.declare_define_use(
+                    type_key, title, rendered, attr_pos, pos, klass, stack, inherited
+                )
+
+    def _for_each(self, raw: Any, scope: dict[str, Any], pos: SourcePos) -> list[dict[str, Any]]:
+        value = self.templates.render_value(raw, scope, pos)
+        if isinstance(value, dict):
+            return [{"item": k, "key": k, "value": v} for k, v in value.items()]
+        if isinstance(value, (list, tuple)):
+            return [{"item": v} for v in value]
+        raise SourceError(
+            pos, f"for_each must give a list or a mapping, not {type(value).__name__}"
+        )
+
+    def _truth(self, when: Any, scope: dict[str, Any], pos: SourcePos) -> bool:
+        if isinstance(when, bool):
+            return when
+        if not isinstance(when, str):
+            raise SourceError(pos, "when must be an expression (a string) or true/false")
+        text = when.strip()
+        if not text.startswith("{{"):
+            text = "{{ " + text + " }}"
+        result = self.templates.render_string(text, scope, pos)
+        if isinstance(result, str):
+            return result.strip().lower() not in ("", "false", "no", "0", "none")
+        return bool(result)
+
+    def _meta(
+        self,
+        attrs: dict[str, Any],
+        attr_pos: dict[str, SourcePos],
+        pos: SourcePos,
+        inherited: _Meta,
+        source: Ref,
+    ) -> _Meta:
+        noop, sensitive, tags = inherited.noop, inherited.sensitive, set(inherited.tags)
+        for key in EDGE_META:
+            if key in attrs:
+                value = attrs.pop(key)
+                where = attr_pos.get(key, pos)
+                targets = value if isinstance(value, list) else [value]
+                for target in targets:
+                    if not isinstance(target, str):
+                        raise SourceError(
+                            where, f"{key} must be a reference (type:title) or a list of them"
+                        )
+                    self.pending.append(_Pending(key, source, target, where))
+        for key in ("noop", "sensitive"):
+            if key in attrs:
+                value = attrs.pop(key)
+                if not isinstance(value, bool):
+                    raise SourceError(attr_pos.get(key, pos), f"{key} must be true or false")
+                if key == "noop":
+                    noop = noop or value
+                else:
+                    sensitive = sensitive or value
+        if "tags" in attrs:
+            value = attrs.pop("tags")
+            value = value if isinstance(value, list) else [value]
+            if not all(isinstance(t, str) for t in value):
+                raise SourceError(
+                    attr_pos.get("tags", pos), "tags must be a name or a list of names"
+                )
+            tags.update(value)
+        return _Meta(noop, sensitive, frozenset(tags))
+
+    def declare_resource(
+        self,
+        type_name: str,
+        title: str,
+        attrs: dict[str, Any],
+        attr_pos: dict[str, SourcePos],
+        pos: SourcePos,
+        scope: dict[str, Any],
+        klass: str | None,
+        define: str | None,
+        stack: list[Ref],
+        inherited: _Meta,
+    ) -> None:
+        ref = Ref(type_name, title)
+        meta = self._meta(attrs, attr_pos, pos, inherited, ref)
+        content = None
+        if type_name == "file":
+            content = self._file_content(attrs, attr_pos, pos, scope)
+        params = build_params(type_name, title, attrs, pos, attr_pos)
+        if content is not None:
+            params.data, params.tree = content  # type: ignore[attr-defined]
+        if type_name == "user" and params.password is not None:  # type: ignore[attr-defined]
+            meta = _Meta(meta.noop, True, meta.tags)  # a password hash is sensitive by default
+        if ref in self.by_ref:
+            raise SourceError(
+                pos,
+                f"{ref} is declared twice (also at {self.by_ref[ref].pos})",
+                "declare it once, or give the two different titles",
+            )
+        tags = set(meta.tags)
+        tags.add(type_name)
+        if klass:
+            tags.add(klass)
+        if define:
+            tags.add(define.split(":", 1)[0])
+        res = Resource(
+            type_name,
+            title,
+            params,
+            pos,
+            klass,
+            define,
+            meta.noop,
+            meta.sensitive,
+            frozenset(tags),
+            attr_pos,
+        )
+        self.resources.append(res)
+        self.by_ref[ref] = res
+        for container in stack:
+            self.containers[container].append(ref)
+
+    def _file_content(
+        self,
+        attrs: dict[str, Any],
+        attr_pos: dict[str, SourcePos],
+        pos: SourcePos,
+        scope: dict[str, Any],
+    ) -> tuple[bytes | None, dict[str, bytes | None] | None] | None:
+        """Resolve content/template/source into bytes (and a tree for recurse), at compile time."""
+        if "content" in attrs and isinstance(attrs["content"], str):
+            return attrs["content"].encode(), None
+        if "template" in attrs and isinstance(attrs["template"], str):
+            where = attr_pos.get("template", pos)
+            return self.templates.render_file(attrs["template"], scope, where).encode(), None
+        source = attrs.get("source")
+        if isinstance(source, str):
+            where = attr_pos.get("source", pos)
+            if ":" in source and not source.startswith("/"):
+                raise SourceError(
+                    where, f"source '{source}' names a module; modules are not supported yet"
+                )
+            path = confined_path("files", source, where, "source")
+            if attrs.get("recurse"):
+                if not self.tree.is_dir(path):
+                    raise SourceError(where, f"source folder '{source}' not found under files/")
+                tree: dict[str, bytes | None] = {}
+                for file_path in self.tree.walk_files(path):
+                    rel = file_path[len(path) + 1 :]
+                    parts = rel.split("/")
+                    for i in range(1, len(parts)):
+                        tree.setdefault("/".join(parts[:i]), None)
+                    tree[rel] = self.tree.read_bytes(file_path)
+                return None, tree
+            try:
+                return self.tree.read_bytes(path), None
+            except FileNotFoundError:
+                raise SourceError(where, f"source file '{source}' not found under files/") from None
+        return None
+
+    def declare_define_use(
+        self,
+        name: str,
+        title: str,
+        attrs: dict[str, Any],
+        attr_pos: dict[str, SourcePos],
+        pos: SourcePos,
+        klass: str | None,
+        stack: list[Ref],
+        inherited: _Meta,
+    ) -> None:
+        path = find_unit(self.tree, "defines", name)
+        if path is None:
+            known = list(SCHEMAS) + unit_names(self.tree, "defines")
+            raise SourceError(
+                pos, f"unknown resource type or define '{name}'", did_you_mean(name, known)
+            )
+        ref = Ref(name, title)
+        if ref in self.containers:
+            raise SourceError(pos, f"{ref} is declared twice (also at {self.container_pos[ref]})")
+        meta = self._meta(attrs, attr_pos, pos, inherited, ref)
+        body = expect_mapping(self.yaml.load(path), path, f"define '{name}'")
+        _check_keys(body, DEFINE_KEYS, f"define '{name}'")
+        given = PosDict()
+        given.file, given.line = pos.file, pos.line
+        for key, value in attrs.items():
+            given[key] = value
+            given.lines[key] = attr_pos[key].line
+        params = self.resolve_params(body, given, pos, f"define '{name}'", lookup_prefix=None)
+        self.containers[ref] = []
+        self.container_pos[ref] = pos
+        scope = {
+            **self.base_scope["node"]["vars"],
+            **params,
+            "title": title,
+            **self._fixed(self.base_scope),
+        }
+        for inc, inc_pos in _names(body, "include", scope, self.templates):
+            self.declare_class(inc, inc_pos, [])
+        for entry, entry_pos in _entries(body, path):
+            self.declare_entry(entry, entry_pos, scope, klass, str(ref), stack + [ref], meta)
+
+    # -- edges ------------------------------------------------------------------------------
+
+    def expand(self, ref: Ref) -> list[Ref] | None:
+        """The resources a reference stands for; None when it names nothing declared."""
+        if ref in self.by_ref:
+            return [ref]
+        if ref in self.containers:
+            return self.containers[ref]
+        return None
+
+    def resolve_edges(self) -> list[Edge]:
+        edges: list[Edge] = []
+        for p in self.pending:
+            try:
+                target = Ref.parse(p.target)
+            except ValueError as exc:
+                raise SourceError(p.pos, f"{p.meta}: {exc}") from None
+            if target.type == "class":
+                target = Ref("class", target.title)
+            members = self.expand(target)
+            if members is None:
+                same_type = [
+                    str(r)
+                    for r in list(self.by_ref) + list(self.containers)
+                    if r.type == target.type
+                ]
+                raise SourceError(
+                    p.pos,
+                    f"{p.meta}: {target} is not declared in this node's catalog",
+                    did_you_mean(str(target), same_type),
+                )
+            sources = self.expand(p.source) or []
+            kind = EdgeKind.REFRESH if p.meta in ("notify", "subscribe") else EdgeKind.ORDER
+            for s in sources:
+                for t in members:
+                    if s == t:
+                        continue
+                    if p.meta in ("require", "subscribe"):
+                        edges.append(Edge(t, s, kind, p.pos))
+                    else:
+                        edges.append(Edge(s, t, kind, p.pos))
+        return edges
+
+
+def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:
+    for key in body:
+        if key not in allowed:
+            raise SourceError(
+                body.pos(key),
+                f"unknown key '{key}' in {what}",
+                did_you_mean(str(key), allowed) or f"use {', '.join(allowed)}",
+            )
+
+
+def _names(
+    body: PosDict, key: str, scope: dict[str, Any], templates: Templates
+) -> list[tuple[str, SourcePos]]:
+    raw = body.get(key)
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for i, item in enumerate(items):
+        pos = raw.pos(i) if isinstance(raw, PosList) else body.pos(key)
+        name = templates.render_value(item, scope, pos)
+        if not isinstance(name, str):
+            raise SourceError(pos, f"{key} must list class names")
+        out.append((name, pos))
+    return out
+
+
+def _entries(body: PosDict, path: str) -> list[tuple[Any, SourcePos]]:
+    raw = body.get("resources")
+    if raw is None:
+        return []
+    if not isinstance(raw, PosList):
+        raise SourceError(
+            body.pos("resources"), "resources must be a list of `- type: title` entries"
+        )
+    return [(entry, raw.pos(i)) for i, entry in enumerate(raw)]

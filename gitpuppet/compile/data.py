@@ -1,0 +1,232 @@
+"""Hierarchical data (SPEC §5): levels from gitpuppet.yaml, merges first/unique/hash/deep.
+
+Each level is a template path under data/, rendered with the node's facts and node scope; a level
+that cannot be rendered (a missing fact) or whose file is absent is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitpuppet.compile.loader import PosDict, YamlCache, expect_mapping
+from gitpuppet.compile.template import Templates, confined_path
+from gitpuppet.errors import SourceError, SourcePos
+
+MERGES = ("first", "unique", "hash", "deep")
+_MISSING = object()
+
+
+@dataclass
+class Level:
+    """One hierarchy level: the template as written and the path it rendered to (or why not)."""
+
+    template: str
+    path: str | None
+    skipped: str = ""  # why the level was skipped, for --explain
+    data: PosDict | None = None
+
+
+@dataclass
+class Trace:
+    """What `lookup --explain` prints: each level, whether it had the key, the merge used."""
+
+    key: str
+    merge: str
+    steps: list[str] = field(default_factory=list)
+
+
+def deep_merge(high: Any, low: Any) -> Any:
+    """Merge two values, `high` winning; mappings recursively, lists unioned (high first)."""
+    if isinstance(high, dict) and isinstance(low, dict):
+        out = dict(low)
+        for k, v in high.items():
+            out[k] = deep_merge(v, low[k]) if k in low else v
+        # keep the higher level's key order first
+        return {**{k: out[k] for k in high}, **{k: out[k] for k in low if k not in high}}
+    if isinstance(high, list) and isinstance(low, list):
+        return unique_merge([high, low])
+    return high
+
+
+def unique_merge(values: list[Any]) -> list[Any]:
+    """Flatten lists (highest level first) and drop duplicates, keeping first occurrence."""
+    out: list[Any] = []
+    seen: list[Any] = []
+    for value in values:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            marker = _hashable(item)
+            if marker in seen:
+                continue
+            seen.append(marker)
+            out.append(item)
+    return out
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("__map__", tuple(sorted((str(k), _hashable(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("__list__", tuple(_hashable(v) for v in value))
+    return value
+
+
+def _dig(data: dict[Any, Any], key: str) -> Any:
+    """`key` in `data`: the literal key first, then the dotted path."""
+    if key in data:
+        return data[key]
+    node: Any = data
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+class DataStore:
+    """Data lookups for one node. `scope` is the node-level template scope (facts, node)."""
+
+    def __init__(
+        self,
+        yaml_cache: YamlCache,
+        templates: Templates,
+        hierarchy: list[str],
+        hierarchy_pos: SourcePos,
+        scope: dict[str, Any],
+    ) -> None:
+        self.yaml = yaml_cache
+        self.templates = templates
+        self.scope = scope
+        self.hierarchy_pos = hierarchy_pos
+        self.levels = [self._resolve(t) for t in hierarchy]
+        self._options: dict[str, str] | None = None
+        self._active: set[str] = set()
+
+    def _resolve(self, template: str) -> Level:
+        try:
+            rendered = self.templates.render_string(template, self.scope, self.hierarchy_pos)
+        except SourceError as exc:
+            return Level(template, None, skipped=f"cannot render: {exc.message}")
+        path = confined_path("data", str(rendered), self.hierarchy_pos, "data")
+        data = self.yaml.load_optional(path)
+        if data is None and not self.yaml.tree.is_file(path):
+            return Level(template, path, skipped="file absent")
+        return Level(template, path, data=expect_mapping(data, path, "a data file"))
+
+    def lookup_options(self) -> dict[str, str]:
+        """`lookup_options:` merged over all levels (higher wins): key -> merge strategy."""
+        if self._options is None:
+            options: dict[str, str] = {}
+            for level in reversed(self.levels):
+                raw = level.data.get("lookup_options") if level.data else None
+                if raw is None:
+                    continue
+                if not isinstance(raw, dict):
+                    raise SourceError(
+                        level.data.pos("lookup_options"), "lookup_options must be a mapping"
+                    )  # type: ignore[union-attr]
+                for key, opts in raw.items():
+                    merge = opts.get("merge") if isinstance(opts, dict) else opts
+                    if isinstance(merge, dict):
+                        merge = merge.get("strategy")
+                    if merge not in MERGES:
+                        raise SourceError(
+                            SourcePos(level.path or "", raw.lines.get(key, raw.line)),
+                            f"lookup_options for '{key}': merge must be one of {', '.join(MERGES)}, not {merge!r}",
+                        )
+                    options[str(key)] = merge
+            self._options = options
+        return self._options
+
+    def lookup(
+        self,
+        key: str,
+        default: Any = _MISSING,
+        merge: str | None = None,
+        pos: SourcePos | None = None,
+        trace: Trace | None = None,
+        render: bool = True,
+    ) -> Any:
+        """The value of `key`; without a default, a missing key is an error at `pos`."""
+        if merge is None:
+            merge = self.lookup_options().get(key, "first")
+        if merge not in MERGES:
+            raise SourceError(
+                pos, f"lookup merge must be one of {', '.join(MERGES)}, not {merge!r}"
+            )
+        if trace is not None:
+            trace.merge = merge
+        found: list[tuple[Any, Level]] = []
+        for level in self.levels:
+            if level.data is None:
+                if trace is not None:
+                    trace.steps.append(f"{level.template}: skipped ({level.skipped})")
+                continue
+            value = _dig(level.data, key)
+            if trace is not None:
+                trace.steps.append(
+                    f"{level.path}: {'found' if value is not _MISSING else 'not found'}"
+                )
+            if value is _MISSING:
+                continue
+            if render:
+                value = self._render(key, value, level)
+            found.append((value, level))
+            if merge == "first":
+                break
+        if not found:
+            if default is not _MISSING:
+                return default
+            raise SourceError(
+                pos,
+                f"lookup of '{key}' found nothing in the data hierarchy",
+                "add it to data/ (e.g. common.yaml) or give lookup a default",
+            )
+        values = [v for v, _ in found]
+        if merge == "first":
+            return values[0]
+        if merge == "unique":
+            return unique_merge(values)
+        if merge == "hash":
+            out: dict[Any, Any] = {}
+            for value, level in reversed(found):
+                if not isinstance(value, dict):
+                    raise SourceError(
+                        SourcePos(level.path or ""), f"hash merge of '{key}': not a mapping here"
+                    )
+                out.update(value)
+            return out
+        result = values[-1]
+        for value in reversed(values[:-1]):
+            result = deep_merge(value, result)
+        return result
+
+    def _render(self, key: str, value: Any, level: Level) -> Any:
+        if key in self._active:
+            raise SourceError(
+                SourcePos(level.path or ""), f"data key '{key}' refers to itself through lookup()"
+            )
+        self._active.add(key)
+        try:
+            pos = (
+                level.data.pos(key.split(".")[0])
+                if level.data is not None
+                else SourcePos(level.path or "")
+            )
+            return self.templates.render_value(value, self.scope, pos)
+        finally:
+            self._active.discard(key)
+
+    def lookup_function(self) -> Callable[..., Any]:
+        """`lookup(key, default=..., merge=...)` for templates."""
+
+        def lookup(key: str, default: Any = _MISSING, merge: str | None = None) -> Any:
+            return self.lookup(key, default=default, merge=merge)
+
+        return lookup
+
+
+MISSING = _MISSING

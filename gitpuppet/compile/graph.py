@@ -1,0 +1,143 @@
+"""Ordering (SPEC §3.1): declaration order refined by explicit and automatic edges.
+
+The apply order is the stable topological order: among resources whose dependencies are all
+placed, the one declared first goes next. A cycle is an error that prints the cycle.
+"""
+
+from __future__ import annotations
+
+import heapq
+import posixpath
+from collections.abc import Iterable
+
+from gitpuppet.errors import SourceError
+from gitpuppet.model import Edge, EdgeKind, Ref, Resource
+
+
+def auto_edges(resources: list[Resource]) -> list[Edge]:
+    """The automatic edges between declared resources."""
+    by_ref = {r.ref: r for r in resources}
+    edges: list[Edge] = []
+
+    def add(first: Ref, res: Resource) -> None:
+        if first in by_ref and first != res.ref:
+            edges.append(Edge(first, res.ref, EdgeKind.AUTO))
+
+    files = {r.title for r in resources if r.type == "file"}
+    for res in resources:
+        p = res.params
+        if res.type == "file":
+            parent = posixpath.dirname(res.title.rstrip("/") or "/")
+            while parent and parent != "/":
+                if parent in files:
+                    add(Ref("file", parent), res)
+                    break
+                parent = posixpath.dirname(parent)
+            else:
+                if parent == "/" and "/" in files and res.title != "/":
+                    add(Ref("file", "/"), res)
+            for attr_name, kind in (("owner", "user"), ("group", "group")):
+                value = getattr(p, attr_name)
+                if isinstance(value, str):
+                    add(Ref(kind, value), res)
+        elif res.type == "service":
+            add(Ref("package", res.title), res)
+            if p.name != res.title:
+                add(Ref("package", p.name), res)
+        elif res.type in ("exec", "cron"):
+            if isinstance(p.user, str):
+                add(Ref("user", p.user), res)
+        elif res.type == "line":
+            add(Ref("file", p.path), res)
+        elif res.type == "user":
+            if isinstance(p.gid, str):
+                add(Ref("group", p.gid), res)
+            for g in p.groups or ():
+                add(Ref("group", g), res)
+        elif res.type == "git":
+            parent = posixpath.dirname(p.path.rstrip("/"))
+            add(Ref("file", parent), res)
+    return edges
+
+
+def order(resources: list[Resource], explicit: list[Edge], automatic: list[Edge]) -> list[Resource]:
+    """Resources in apply order; automatic edges that close a cycle are dropped, explicit ones
+    that do are an error showing the cycle."""
+    dropped: set[tuple[Ref, Ref]] = set()
+    while True:
+        edges = explicit + [e for e in automatic if (e.first, e.then) not in dropped]
+        result, cycle = _toposort(resources, edges)
+        if cycle is None:
+            return result
+        auto_in_cycle = [
+            e for e in automatic if (e.first, e.then) not in dropped and _edge_in_cycle(e, cycle)
+        ]
+        if not auto_in_cycle:
+            raise _cycle_error(cycle, resources, explicit)
+        dropped.add((auto_in_cycle[0].first, auto_in_cycle[0].then))
+
+
+def _edge_in_cycle(edge: Edge, cycle: list[Ref]) -> bool:
+    pairs = set(zip(cycle, cycle[1:] + cycle[:1], strict=True))
+    return (edge.first, edge.then) in pairs
+
+
+def _toposort(
+    resources: list[Resource], edges: Iterable[Edge]
+) -> tuple[list[Resource], list[Ref] | None]:
+    index = {r.ref: i for i, r in enumerate(resources)}
+    succ: list[list[int]] = [[] for _ in resources]
+    indeg = [0] * len(resources)
+    seen: set[tuple[int, int]] = set()
+    for e in edges:
+        a, b = index[e.first], index[e.then]
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        succ[a].append(b)
+        indeg[b] += 1
+    heap = [i for i, d in enumerate(indeg) if d == 0]
+    heapq.heapify(heap)
+    out: list[int] = []
+    while heap:
+        i = heapq.heappop(heap)
+        out.append(i)
+        for j in succ[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                heapq.heappush(heap, j)
+    if len(out) == len(resources):
+        return [resources[i] for i in out], None
+    remaining = {i for i, d in enumerate(indeg) if d > 0}
+    return [], [resources[i].ref for i in _find_cycle(remaining, succ)]
+
+
+def _find_cycle(nodes: set[int], succ: list[list[int]]) -> list[int]:
+    """One cycle among `nodes` (each has an unresolved predecessor, so a cycle exists)."""
+    start = min(nodes)
+    # Walk backwards would need preds; walk forward within the set until a node repeats.
+    path: list[int] = []
+    pos: dict[int, int] = {}
+    node = start
+    while node not in pos:
+        pos[node] = len(path)
+        path.append(node)
+        nexts = [j for j in succ[node] if j in nodes]
+        if not nexts:
+            # dead end: this node is not on a cycle; restart from another
+            nodes = nodes - {node}
+            return _find_cycle(nodes, succ)
+        node = min(nexts)
+    return path[pos[node] :]
+
+
+def _cycle_error(cycle: list[Ref], resources: list[Resource], edges: list[Edge]) -> SourceError:
+    by_ref = {r.ref: r for r in resources}
+    parts = [f"{ref} ({by_ref[ref].pos})" for ref in cycle]
+    text = " -> ".join(parts + [str(cycle[0])])
+    first = by_ref[cycle[0]]
+    return SourceError(
+        first.pos,
+        f"dependency cycle: {text}",
+        "remove one of the require/before/notify/subscribe edges in this cycle",
+    )

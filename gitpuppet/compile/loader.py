@@ -1,0 +1,151 @@
+"""YAML loading that keeps source positions, with PyYAML's C parser.
+
+Mappings load as `PosDict` (its own line, and the line of every key); sequences as `PosList`
+(the line of every item). Duplicate keys are an error, not a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from gitpuppet.compile.source import SourceTree
+from gitpuppet.errors import SourceError, SourcePos
+
+
+class PosDict(dict):  # type: ignore[type-arg]
+    """A mapping with `line` (where it starts) and `lines[key]` (where each key is)."""
+
+    __slots__ = ("file", "line", "lines")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file = ""
+        self.line = 0
+        self.lines: dict[Any, int] = {}
+
+    def pos(self, key: Any = None) -> SourcePos:
+        """Position of `key`, or of the mapping itself."""
+        if key is not None and key in self.lines:
+            return SourcePos(self.file, self.lines[key])
+        return SourcePos(self.file, self.line)
+
+
+class PosList(list):  # type: ignore[type-arg]
+    """A sequence with `line` and `lines[i]` for each item."""
+
+    __slots__ = ("file", "line", "lines")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file = ""
+        self.line = 0
+        self.lines: list[int] = []
+
+    def pos(self, index: int | None = None) -> SourcePos:
+        if index is not None and index < len(self.lines):
+            return SourcePos(self.file, self.lines[index])
+        return SourcePos(self.file, self.line)
+
+
+class _Loader(yaml.CSafeLoader):
+    source_file = ""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
+    loader.flatten_mapping(node)
+    out = PosDict()
+    out.file = loader.source_file
+    out.line = node.start_mark.line + 1
+    lines = out.lines
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise SourceError(
+                SourcePos(loader.source_file, key_node.start_mark.line + 1),
+                "a mapping key must be a plain value, not a list or mapping",
+            ) from None
+        line = key_node.start_mark.line + 1
+        if key in lines:
+            raise SourceError(
+                SourcePos(loader.source_file, line),
+                f"duplicate key '{key}' (first at line {lines[key]})",
+                "remove or merge one of them",
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = line
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
+    out = PosList()
+    out.file = loader.source_file
+    out.line = node.start_mark.line + 1
+    for child in node.value:
+        out.append(loader.construct_object(child, deep=True))
+        out.lines.append(child.start_mark.line + 1)
+    return out
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+
+
+def parse_yaml(text: str | bytes, path: str) -> Any:
+    """Parse one YAML document; errors name the file and line."""
+    loader = _Loader(text)
+    loader.source_file = path
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SourceError(
+            SourcePos(path, line),
+            f"YAML syntax error: {problem}",
+            "check the indentation and quoting on this line",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SourceError(SourcePos(path, 0), f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+class YamlCache:
+    """Loads each YAML file of a tree once."""
+
+    def __init__(self, tree: SourceTree) -> None:
+        self.tree = tree
+        self._cache: dict[str, Any] = {}
+
+    def load(self, path: str) -> Any:
+        """The parsed file; raises FileNotFoundError when absent."""
+        if path not in self._cache:
+            data = self.tree.read_bytes(path)
+            self._cache[path] = parse_yaml(data, path)
+        return self._cache[path]
+
+    def load_optional(self, path: str) -> Any:
+        """The parsed file, or None when absent."""
+        try:
+            return self.load(path)
+        except FileNotFoundError:
+            return None
+
+
+def expect_mapping(value: Any, path: str, what: str) -> PosDict:
+    """`value` when it is a mapping (an empty file is an empty mapping), else an error."""
+    if value is None:
+        empty = PosDict()
+        empty.file = path
+        return empty
+    if not isinstance(value, PosDict):
+        line = getattr(value, "line", 1)
+        raise SourceError(
+            SourcePos(path, line), f"{what} must be a mapping, not {type(value).__name__}"
+        )
+    return value

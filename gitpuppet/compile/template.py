@@ -1,0 +1,204 @@
+"""Jinja2 for every string value and for template files, with StrictUndefined.
+
+A string with no `{{`/`{%`/`{#` is returned as is (most values: no Jinja2 work at all). A string
+that is exactly one expression (`"{{ sites }}"`) keeps its type. Template files are read from
+`templates/` of the source tree and may not leave it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jinja2
+import jinja2.nativetypes  # noqa: F401  (keeps import cost predictable)
+from jinja2 import StrictUndefined
+
+from gitpuppet.compile.source import SourceTree
+from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+
+_SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.S)
+
+
+def confined_path(folder: str, name: str, pos: SourcePos | None, what: str) -> str:
+    """`folder/name` normalised; an error when `name` is absolute or leaves the folder."""
+    if not name or name.startswith("/") or "\\" in name:
+        raise SourceError(pos, f"{what} path '{name}' must be relative to {folder}/")
+    joined = posixpath.normpath(posixpath.join(folder, name))
+    if not joined.startswith(folder + "/"):
+        raise SourceError(
+            pos, f"{what} path '{name}' leaves {folder}/", f"keep {what} files inside {folder}/"
+        )
+    return joined
+
+
+class _TreeLoader(jinja2.BaseLoader):
+    """Loads templates from `templates/` of a SourceTree (includes and extends too)."""
+
+    def __init__(self, tree: SourceTree) -> None:
+        self.tree = tree
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        path = confined_path("templates", template, None, "template")
+        try:
+            data = self.tree.read_bytes(path)
+        except FileNotFoundError:
+            raise jinja2.TemplateNotFound(template) from None
+        return data.decode("utf-8"), path, lambda: True
+
+
+class Templates:
+    """Compiles and caches templates for one source tree."""
+
+    def __init__(self, tree: SourceTree) -> None:
+        self.env = jinja2.Environment(
+            loader=_TreeLoader(tree),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            cache_size=-1,
+        )
+        self.env.filters.setdefault("to_yaml", _to_yaml)
+        self.env.filters["bool"] = _to_bool
+        self._strings: dict[str, Any] = {}
+        self._exprs: dict[str, Any] = {}
+
+    def render_value(self, value: Any, scope: Mapping[str, Any], pos: SourcePos) -> Any:
+        """Render every string inside `value` (recursively through lists and mappings)."""
+        if isinstance(value, str):
+            return self.render_string(value, scope, pos)
+        if isinstance(value, list):
+            return [
+                self.render_value(v, scope, _item_pos(value, i, pos)) for i, v in enumerate(value)
+            ]
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                out[self.render_string(k, scope, pos) if isinstance(k, str) else k] = (
+                    self.render_value(v, scope, _key_pos(value, k, pos))
+                )
+            return out
+        return value
+
+    def render_string(self, text: str, scope: Mapping[str, Any], pos: SourcePos) -> Any:
+        """Render one string; a single `{{ expr }}` keeps the expression's type."""
+        if "{" not in text or ("{{" not in text and "{%" not in text and "{#" not in text):
+            return text
+        single = (
+            _SINGLE_EXPR.match(text.strip())
+            if text.startswith("{{") or text.strip().startswith("{{")
+            else None
+        )
+        try:
+            if single:
+                expr = self._exprs.get(text)
+                if expr is None:
+                    expr = self.env.compile_expression(
+                        single.group("expr"), undefined_to_none=False
+                    )
+                    self._exprs[text] = expr
+                result = expr(scope)
+                if isinstance(result, jinja2.Undefined):
+                    str(result)  # raises UndefinedError with the name
+                return result
+            template = self._strings.get(text)
+            if template is None:
+                template = self.env.from_string(text)
+                self._strings[text] = template
+            return template.render(scope)
+        except SourceError as exc:
+            if exc.pos is None:
+                exc.pos = pos
+            raise
+        except jinja2.UndefinedError as exc:
+            raise _undefined_error(exc, scope, pos) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise SourceError(pos, f"template syntax error: {exc.message}") from None
+        except Exception as exc:  # noqa: BLE001 - any error in a user's expression
+            raise SourceError(pos, f"template error: {type(exc).__name__}: {exc}") from None
+
+    def render_file(self, name: str, scope: Mapping[str, Any], pos: SourcePos) -> str:
+        """Render `templates/<name>`; errors point at the template's own line when known."""
+        confined_path("templates", name, pos, "template")
+        try:
+            template = self.env.get_template(name)
+            return template.render(scope)
+        except jinja2.TemplateNotFound as exc:
+            missing = exc.name if isinstance(exc.name, str) else name
+            raise SourceError(pos, f"template '{missing}' not found under templates/") from None
+        except jinja2.TemplateSyntaxError as exc:
+            where = SourcePos(f"templates/{exc.name or name}", exc.lineno or 0)
+            raise SourceError(where, f"template syntax error: {exc.message}") from None
+        except jinja2.UndefinedError as exc:
+            line = _template_line(exc)
+            inner = SourcePos(f"templates/{name}", line) if line else pos
+            err = _undefined_error(exc, scope, inner)
+            err.message += f" (rendering templates/{name} for {pos})"
+            raise err from None
+        except SourceError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            line = _template_line(exc)
+            where = SourcePos(f"templates/{name}", line) if line else pos
+            raise SourceError(where, f"template error: {type(exc).__name__}: {exc}") from None
+
+
+def _undefined_error(
+    exc: jinja2.UndefinedError, scope: Mapping[str, Any], pos: SourcePos
+) -> SourceError:
+    message = str(exc.message or exc)
+    match = re.match(r"'(\w+)' is undefined", message)
+    hint = None
+    if match:
+        hint = did_you_mean(match.group(1), list(scope))
+        message = f"undefined name '{match.group(1)}' in template"
+    return SourceError(pos, message, hint)
+
+
+def _template_line(exc: BaseException) -> int:
+    """The line inside a template file where `exc` was raised, from the traceback."""
+    tb = exc.__traceback__
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("templates/"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _item_pos(value: Any, index: int, default: SourcePos) -> SourcePos:
+    lines = getattr(value, "lines", None)
+    if lines and index < len(lines):
+        return SourcePos(default.file, lines[index])
+    return default
+
+
+def _key_pos(value: Any, key: Any, default: SourcePos) -> SourcePos:
+    lines = getattr(value, "lines", None)
+    if lines and key in lines:
+        return SourcePos(default.file, lines[key])
+    return default
+
+
+def _to_yaml(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(_plain(value), default_flow_style=False, sort_keys=False)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
