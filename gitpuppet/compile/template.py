@@ -88,11 +88,8 @@ class Templates:
         """Render one string; a single `{{ expr }}` keeps the expression's type."""
         if "{" not in text or ("{{" not in text and "{%" not in text and "{#" not in text):
             return text
-        single = (
-            _SINGLE_EXPR.match(text.strip())
-            if text.startswith("{{") or text.strip().startswith("{{")
-            else None
-        )
+        # Exactly one expression, nothing around it: the value keeps its type.
+        single = _SINGLE_EXPR.match(text) if text.startswith("{{") else None
         try:
             if single:
                 expr = self._exprs.get(text)
