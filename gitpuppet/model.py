@@ -56,7 +56,7 @@ class Resource:
         return Ref(self.type, self.title)
 
 
-class EdgeKind(str, enum.Enum):
+class EdgeKind(enum.StrEnum):
     ORDER = "order"  # require / before / automatic: only ordering
     REFRESH = "refresh"  # notify / subscribe: ordering plus refresh of the target
     AUTO = "auto"  # automatic edge (file after parent dir, service after package ...)
@@ -89,7 +89,7 @@ class Catalog:
         return {r.ref: r for r in self.resources}
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     UNCHANGED = "unchanged"
     CHANGED = "changed"
     WOULD_CHANGE = "would_change"

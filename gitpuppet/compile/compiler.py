@@ -230,8 +230,8 @@ class Compiler:
         lookup_prefix: str | None,
     ) -> dict[str, Any]:
         """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required."""
-        declared = body.get("params") or {}
-        if not isinstance(declared, dict):
+        declared = body.get("params") or PosDict()
+        if not isinstance(declared, PosDict):
             raise SourceError(body.pos("params"), f"params of {what} must be a mapping")
         given_lines = getattr(given, "lines", {})
         for key in given:

@@ -121,13 +121,11 @@ class DataStore:
         if self._options is None:
             options: dict[str, str] = {}
             for level in reversed(self.levels):
-                raw = level.data.get("lookup_options") if level.data else None
-                if raw is None:
+                if level.data is None or level.data.get("lookup_options") is None:
                     continue
-                if not isinstance(raw, dict):
-                    raise SourceError(
-                        level.data.pos("lookup_options"), "lookup_options must be a mapping"
-                    )  # type: ignore[union-attr]
+                raw = level.data["lookup_options"]
+                if not isinstance(raw, PosDict):
+                    raise SourceError(level.data.pos("lookup_options"), "lookup_options must be a mapping")
                 for key, opts in raw.items():
                     merge = opts.get("merge") if isinstance(opts, dict) else opts
                     if isinstance(merge, dict):

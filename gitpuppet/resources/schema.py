@@ -17,7 +17,15 @@ from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 
 # Kinds of attribute values. Each coerces a YAML value or returns an error message.
 STR, INT, BOOL, STRLIST, INTLIST, MAP, STR_OR_INT, MODE, ANY = (
-    "str", "int", "bool", "strlist", "intlist", "map", "str_or_int", "mode", "any",
+    "str",
+    "int",
+    "bool",
+    "strlist",
+    "intlist",
+    "map",
+    "str_or_int",
+    "mode",
+    "any",
 )
 
 
@@ -78,7 +86,9 @@ class FileParams(Params):
             errs.append(("path", f"file path '{self.path}' is not absolute"))
         given = [k for k in ("content", "source", "template") if getattr(self, k) is not None]
         if len(given) > 1:
-            errs.append((given[1], f"give only one of content, source, template (got {', '.join(given)})"))
+            errs.append(
+                (given[1], f"give only one of content, source, template (got {', '.join(given)})")
+            )
         if self.ensure == "link" and not self.target:
             errs.append(("ensure", "ensure: link needs a target"))
         if self.target and self.ensure != "link":
@@ -100,7 +110,9 @@ class FileParams(Params):
 class PackageParams(Params):
     type_name = "package"
     name: str = attr(STR)
-    ensure: str = attr(STR, "installed", doc="installed, present, latest, absent, purged or a version")
+    ensure: str = attr(
+        STR, "installed", doc="installed, present, latest, absent, purged or a version"
+    )
     provider: str | None = attr(STR, None, ("apt", "dnf", "pip"))
 
 
@@ -130,7 +142,9 @@ class ExecParams(Params):
     refreshonly: bool = attr(BOOL, False)
     cwd: str | None = attr(STR)
     environment: dict[str, str] = attr(MAP, {})
-    path: list[str] = attr(STRLIST, ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+    path: list[str] = attr(
+        STRLIST, ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    )
     user: str | int | None = attr(STR_OR_INT)
     group: str | int | None = attr(STR_OR_INT)
     timeout: int = attr(INT, 300)
@@ -226,14 +240,30 @@ class CronParams(Params):
     month: str | int = attr(STR_OR_INT, "*")
     weekday: str | int = attr(STR_OR_INT, "*")
     special: str | None = attr(
-        STR, None, ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+        STR,
+        None,
+        (
+            "@reboot",
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@midnight",
+            "@hourly",
+        ),
     )
     environment: dict[str, str] = attr(MAP, {})
 
     def check(self) -> list[tuple[str, str]]:
         errs = []
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
-            errs.append(("name", f"cron title '{self.name}' must be a valid /etc/cron.d file name (letters, digits, - and _)"))
+            errs.append(
+                (
+                    "name",
+                    f"cron title '{self.name}' must be a valid /etc/cron.d file name (letters, digits, - and _)",
+                )
+            )
         if self.ensure == "present" and not self.command:
             errs.append(("command", "cron needs a command"))
         return errs
@@ -283,12 +313,32 @@ class GitParams(Params):
 
 SCHEMAS: dict[str, type[Params]] = {
     cls.type_name: cls
-    for cls in (FileParams, PackageParams, ServiceParams, ExecParams, UserParams, GroupParams,
-                LineParams, CronParams, HostParams, GitParams)
+    for cls in (
+        FileParams,
+        PackageParams,
+        ServiceParams,
+        ExecParams,
+        UserParams,
+        GroupParams,
+        LineParams,
+        CronParams,
+        HostParams,
+        GitParams,
+    )
 }
 
 # Attributes that every type accepts; the compiler handles them, not the type.
-METAPARAMS = ("require", "before", "notify", "subscribe", "noop", "tags", "sensitive", "when", "for_each")
+METAPARAMS = (
+    "require",
+    "before",
+    "notify",
+    "subscribe",
+    "noop",
+    "tags",
+    "sensitive",
+    "when",
+    "for_each",
+)
 
 _FIELDS: dict[str, dict[str, dataclasses.Field[Any]]] = {
     name: {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("kind") != "internal"}  # type: ignore[arg-type]
@@ -306,7 +356,7 @@ def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     if kind == ANY:
         return value, None
     if kind == STR:
-        if isinstance(value, bool) or isinstance(value, (dict, list)) or value is None:
+        if isinstance(value, (bool, dict, list)) or value is None:
             return None, f"must be a string, not {_describe(value)}"
         return str(value), None
     if kind == INT:
@@ -385,7 +435,8 @@ def build_params(
         spec = fields.get(key)
         if spec is None:
             raise SourceError(
-                where, f"unknown attribute '{key}' for {type_name}",
+                where,
+                f"unknown attribute '{key}' for {type_name}",
                 did_you_mean(key, list(fields) + list(METAPARAMS)),
             )
         if raw is None:
@@ -396,7 +447,8 @@ def build_params(
         choices = spec.metadata["choices"]
         if choices and value not in choices:
             raise SourceError(
-                where, f"{type_name} attribute '{key}' must be one of {', '.join(choices)}, not '{value}'",
+                where,
+                f"{type_name} attribute '{key}' must be one of {', '.join(choices)}, not '{value}'",
                 did_you_mean(str(value), choices),
             )
         values[key] = value

@@ -1,0 +1,151 @@
+"""`gitpuppet node [NAME]`: which declaration matched and why, and the compiled catalog."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import click
+
+from gitpuppet.cli.app import App, common_options
+from gitpuppet.cli.common import load_facts, node_name, open_tree
+from gitpuppet.model import Catalog, Resource
+
+_SKIP = {"data", "tree"}
+
+
+def resource_attrs(res: Resource) -> dict[str, Any]:
+    """The attributes that differ from the type's defaults, content shown as text or size."""
+    params = res.params
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if f.name in _SKIP or f.name == params.namevar and value == res.title:
+            continue
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+            )
+        )
+        if value != default:
+            out[f.name] = value
+    data = getattr(params, "data", None)
+    if data is not None:
+        if res.sensitive:
+            out["content"] = "<redacted>"
+        else:
+            try:
+                out["content"] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                out["content"] = f"<{len(data)} bytes of binary data>"
+    tree = getattr(params, "tree", None)
+    if tree is not None:
+        out["files"] = sorted(tree)
+    if res.sensitive:
+        for key in ("content", "password"):
+            if key in out:
+                out[key] = "<redacted>"
+    return out
+
+
+def catalog_json(cat: Catalog) -> dict[str, Any]:
+    """The catalog as plain data (the shape of `gitpuppet node --json`)."""
+    return {
+        "node": cat.node,
+        "environment": cat.environment,
+        "matched": {
+            "key": cat.matched,
+            "kind": cat.match_kind,
+            "source": str(cat.matched_pos or ""),
+        },
+        "classes": cat.classes,
+        "resources": [
+            {
+                "ref": str(r.ref),
+                "type": r.type,
+                "title": r.title,
+                "class": r.klass,
+                "define": r.define,
+                "source": str(r.pos),
+                "tags": sorted(r.tags),
+                "noop": r.noop,
+                "sensitive": r.sensitive,
+                "attributes": resource_attrs(r),
+            }
+            for r in cat.resources
+        ],
+        "edges": [
+            {
+                "first": str(e.first),
+                "then": str(e.then),
+                "kind": e.kind.value,
+                "source": str(e.pos or ""),
+            }
+            for e in cat.edges
+        ],
+    }
+
+
+def print_catalog(app: App, cat: Catalog) -> None:
+    """The human view: the match, the classes, the resources in order with their edges."""
+    bold = (lambda s: click.style(s, bold=True)) if app.color else (lambda s: s)
+    app.out(bold(f"node {cat.node}"))
+    app.out(f"  matched   {cat.match_kind} '{cat.matched}' at {cat.matched_pos}")
+    app.out(f"  classes   {', '.join(cat.classes) or '(none)'}")
+    if cat.environment:
+        app.out(f"  environment {cat.environment}")
+    incoming: dict[str, list[str]] = {}
+    for e in cat.edges:
+        label = {"refresh": "notified by", "order": "after", "auto": "after (auto)"}[e.kind.value]
+        incoming.setdefault(str(e.then), []).append(f"{label} {e.first}")
+    app.out("")
+    app.out(bold(f"resources ({len(cat.resources)}, in apply order)"))
+    width = len(str(len(cat.resources)))
+    for i, r in enumerate(cat.resources, 1):
+        flags = "".join(f" [{f}]" for f, on in (("noop", r.noop), ("sensitive", r.sensitive)) if on)
+        app.out(f"{i:>{width}}. {r.ref}{flags}   ({r.pos}, class {r.klass or '-'})")
+        for key, value in resource_attrs(r).items():
+            text = value if isinstance(value, str) else repr(value)
+            if (
+                key == "content"
+                and isinstance(value, str)
+                and ("\n" in value.rstrip("\n") or len(value) > 60)
+            ):
+                text = f"{len(value.encode())} bytes, first line: {value.splitlines()[0][:60] if value else ''!r}"
+            app.out(f"{'':>{width}}     {key}: {text}")
+        for dep in incoming.get(str(r.ref), []):
+            app.out(f"{'':>{width}}     {dep}")
+
+
+@click.command(
+    help="Which declaration matches NAME and why, the classes, and the compiled catalog."
+)
+@click.argument("name", required=False)
+@click.option(
+    "--repo", "repo", metavar="PATH", help="Control repo directory (default: the agent's checkout)."
+)
+@click.option(
+    "--facts", "facts_file", metavar="F.yaml", help="Use these facts instead of this machine's."
+)
+@click.option("--environment", help="Value of node.environment (default: the agent's branch).")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@common_options
+def command(
+    app: App,
+    name: str | None,
+    repo: str | None,
+    facts_file: str | None,
+    environment: str | None,
+    as_json: bool,
+) -> None:
+    from gitpuppet.compile import compile_catalog
+
+    tree = open_tree(app, repo)
+    facts = load_facts(facts_file)
+    cat = compile_catalog(tree, node_name(name, facts, app.config_path), facts, environment)
+    if as_json:
+        app.json(catalog_json(cat))
+    else:
+        print_catalog(app, cat)
