@@ -50,10 +50,10 @@ class Resource:
     sensitive: bool = False
     tags: frozenset[str] = frozenset()
     attr_pos: dict[str, SourcePos] = field(default_factory=dict)
+    ref: Ref = field(init=False, compare=False, repr=False)
 
-    @property
-    def ref(self) -> Ref:
-        return Ref(self.type, self.title)
+    def __post_init__(self) -> None:
+        self.ref = Ref(self.type, self.title)
 
 
 class EdgeKind(enum.StrEnum):

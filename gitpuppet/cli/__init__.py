@@ -33,6 +33,7 @@ COMMANDS = {
     "bootstrap": "configure this node, clone the repo, install the timer, run once",
 }
 
+
 class LazyGroup(click.Group):
     """Lists every command; imports a command's module only when it is invoked."""
 
@@ -57,15 +58,18 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gitpuppet")
 def cli() -> None:
     """gitpuppet: masterless, git-pull configuration management."""
 
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
 
     return cli.main(args=argv, prog_name="gitpuppet", standalone_mode=True)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

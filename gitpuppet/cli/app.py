@@ -57,7 +57,9 @@ class App:
             traceback.print_exception(exc)
         if isinstance(exc, GitpuppetError):
             self.abort(str(exc), getattr(exc, "exit_code", code))
-        self.abort(f"internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)", code)
+        self.abort(
+            f"internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)", code
+        )
 
 
 def common_options(func: F) -> F:
@@ -70,8 +72,12 @@ def common_options(func: F) -> F:
     @click.option("-v", "--verbose", count=True, help="More output; -vv shows tracebacks.")
     @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
     @click.option(
-        "--config", "config_path", envvar="GITPUPPET_CONFIG", default=DEFAULT_CONFIG,
-        show_default=True, help="Agent config file (env GITPUPPET_CONFIG).",
+        "--config",
+        "config_path",
+        envvar="GITPUPPET_CONFIG",
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        help="Agent config file (env GITPUPPET_CONFIG).",
     )
     @functools.wraps(func)
     def wrapper(verbose: int, quiet: bool, config_path: str, **kwargs: Any) -> Any:

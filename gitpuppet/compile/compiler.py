@@ -170,12 +170,13 @@ class Compiler:
         for name, _, pos in declared:
             self.declare_class(name, pos, [])
         edges = self.resolve_edges()
-        ordered = graph.order(self.resources, edges, graph.auto_edges(self.resources))
+        automatic = graph.auto_edges(self.resources)
+        ordered = graph.order(self.resources, edges, automatic)
         return Catalog(
             node=self.node_name,
             environment=self.environment,
             resources=ordered,
-            edges=edges + [e for e in graph.auto_edges(self.resources)],
+            edges=edges + automatic,
             classes=list(self.classes),
             matched=decl.key,
             matched_pos=decl.pos,
