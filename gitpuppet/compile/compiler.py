@@ -156,7 +156,8 @@ class Compiler:
             if not isinstance(raw_vars, dict):
                 raise SourceError(body.pos("vars"), "vars must be a mapping")
             node["vars"] = self.templates.render_value(raw_vars, scope, body.pos("vars"))
-        self.data.scope = scope
+        # Levels such as roles/{{ node.vars.role }}.yaml need the vars: render them again.
+        self.data.reset(scope)
         return scope
 
     def compile(self) -> Catalog:

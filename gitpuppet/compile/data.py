@@ -101,9 +101,23 @@ class DataStore:
         self.templates = templates
         self.scope = scope
         self.hierarchy_pos = hierarchy_pos
-        self.levels = [self._resolve(t) for t in hierarchy]
+        self.hierarchy = hierarchy
+        self._levels: list[Level] | None = None
         self._options: dict[str, str] | None = None
         self._active: set[str] = set()
+
+    @property
+    def levels(self) -> list[Level]:
+        """The hierarchy rendered with the current scope (resolved on first use)."""
+        if self._levels is None:
+            self._levels = [self._resolve(t) for t in self.hierarchy]
+        return self._levels
+
+    def reset(self, scope: dict[str, Any]) -> None:
+        """Use a new scope (e.g. once node vars are known): levels are rendered again."""
+        self.scope = scope
+        self._levels = None
+        self._options = None
 
     def _resolve(self, template: str) -> Level:
         try:
