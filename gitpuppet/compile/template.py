@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
-import jinja2.nativetypes  # noqa: F401  (keeps import cost predictable)
 from jinja2 import StrictUndefined
 
 from gitpuppet.compile.source import SourceTree
