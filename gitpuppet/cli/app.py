@@ -88,6 +88,10 @@ def common_options(func: F) -> F:
             raise
         except KeyboardInterrupt:
             app.abort("interrupted", 130)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, like other Unix tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            sys.exit(141)
         except Exception as exc:  # noqa: BLE001 - the one place user-facing errors are printed
             app.fail(exc)
 

@@ -1,0 +1,308 @@
+"""Facts about this machine (SPEC §6), from /proc, /sys, /etc and the standard library only.
+
+Gathering takes a few milliseconds: no external tools, no DNS. Extra facts come from
+/etc/gitpuppet/facts.d (executables printing JSON or YAML, and .yaml/.json files);
+`--facts F.yaml` replaces the whole set (for tests and `validate`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from gitpuppet import __version__
+from gitpuppet.errors import GitpuppetError
+
+FAMILIES = {
+    "debian": "Debian",
+    "ubuntu": "Debian",
+    "raspbian": "Debian",
+    "linuxmint": "Debian",
+    "rhel": "RedHat",
+    "fedora": "RedHat",
+    "centos": "RedHat",
+    "rocky": "RedHat",
+    "almalinux": "RedHat",
+    "ol": "RedHat",
+    "amzn": "RedHat",
+    "suse": "Suse",
+    "opensuse": "Suse",
+    "sles": "Suse",
+    "arch": "Archlinux",
+    "alpine": "Alpine",
+    "gentoo": "Gentoo",
+}
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value lines of /etc/os-release, quotes removed."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            out[key] = value.strip().strip('"').strip("'")
+    return out
+
+
+def os_facts(release: dict[str, str], machine: str) -> dict[str, Any]:
+    """The `os` fact from parsed os-release fields."""
+    ident = release.get("ID", "linux").lower()
+    family = FAMILIES.get(ident)
+    if family is None:
+        for like in release.get("ID_LIKE", "").split():
+            family = FAMILIES.get(like.lower())
+            if family:
+                break
+    full = release.get("VERSION_ID", "")
+    codename = release.get("VERSION_CODENAME") or release.get("UBUNTU_CODENAME") or ""
+    if not codename and "(" in release.get("VERSION", ""):
+        codename = release["VERSION"].split("(", 1)[1].split(")", 1)[0].split()[0].lower()
+    return {
+        "name": release.get("NAME", "Linux").split()[0] if release.get("NAME") else "Linux",
+        "id": ident,
+        "family": family or ident.capitalize(),
+        "release": {"full": full, "major": full.split(".")[0] if full else ""},
+        "codename": codename,
+        "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
+        "hardware": machine,
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def _fqdn(hostname: str) -> str:
+    """The FQDN from /etc/hosts (no DNS query: a run must not hang on a dead resolver)."""
+    if "." in hostname:
+        return hostname.lower()
+    for line in _read("/etc/hosts").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and hostname in fields[1:]:
+            for name in fields[1:]:
+                if name.startswith(hostname + "."):
+                    return name.lower()
+    return hostname.lower()
+
+
+def _memory_total() -> int:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _interfaces() -> dict[str, dict[str, Any]]:
+    """name -> {ip, ip6, mac}, from /sys/class/net, /proc/net/if_inet6 and fcntl for IPv4."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        names = sorted(os.listdir("/sys/class/net"))
+    except OSError:
+        names = []
+    for name in names:
+        out[name] = {
+            "mac": _read(f"/sys/class/net/{name}/address").strip() or None,
+            "ip": None,
+            "ip6": None,
+        }
+    for line in _read("/proc/net/if_inet6").splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[5] in out and out[fields[5]]["ip6"] is None:
+            raw = fields[0]
+            addr = ":".join(raw[i : i + 4] for i in range(0, 32, 4))
+            out[fields[5]]["ip6"] = socket.inet_ntop(
+                socket.AF_INET6, socket.inet_pton(socket.AF_INET6, addr)
+            )
+    try:
+        import fcntl
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for name in out:
+                try:
+                    packed = fcntl.ioctl(
+                        sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode())
+                    )  # SIOCGIFADDR
+                    out[name]["ip"] = socket.inet_ntoa(packed[20:24])
+                except OSError:
+                    pass
+    except (ImportError, OSError):
+        pass
+    return out
+
+
+def _primary(interfaces: dict[str, dict[str, Any]], key: str) -> str | None:
+    """The address of the interface holding the default route, else the first non-loopback."""
+    default_if = None
+    for line in _read("/proc/net/route").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "00000000":
+            default_if = fields[0]
+            break
+    if default_if and interfaces.get(default_if, {}).get(key):
+        return interfaces[default_if][key]
+    for name, info in interfaces.items():
+        if name != "lo" and info.get(key):
+            return info[key]
+    return None
+
+
+def _virtual() -> str:
+    if os.path.exists("/.dockerenv"):
+        return "docker"
+    if os.path.exists("/run/systemd/container"):
+        return _read("/run/systemd/container").strip() or "container"
+    if "container=" in _read("/proc/1/environ").replace("\0", " "):
+        return "container"
+    product = _read("/sys/class/dmi/id/product_name").strip().lower()
+    for needle, name in (
+        ("kvm", "kvm"),
+        ("qemu", "kvm"),
+        ("vmware", "vmware"),
+        ("virtualbox", "virtualbox"),
+        ("hvm domu", "xen"),
+        ("virtual machine", "hyperv"),
+        ("firecracker", "firecracker"),
+    ):
+        if needle in product:
+            return name
+    if "hypervisor" in _read("/proc/cpuinfo"):
+        return "virtual"
+    return "physical"
+
+
+def _package_manager() -> str | None:
+    for tool, name in (
+        ("/usr/bin/apt-get", "apt"),
+        ("/usr/bin/dnf", "dnf"),
+        ("/usr/bin/yum", "yum"),
+        ("/sbin/apk", "apk"),
+        ("/usr/bin/zypper", "zypper"),
+        ("/usr/bin/pacman", "pacman"),
+    ):
+        if os.path.exists(tool):
+            return name
+    return None
+
+
+def builtin_facts() -> dict[str, Any]:
+    """The facts gitpuppet gathers itself."""
+    uname = os.uname()
+    hostname = socket.gethostname().split(".")[0].lower()
+    fqdn = _fqdn(socket.gethostname())
+    interfaces = _interfaces()
+    return {
+        "hostname": hostname,
+        "fqdn": fqdn,
+        "domain": fqdn.partition(".")[2],
+        "os": os_facts(
+            parse_os_release(_read("/etc/os-release") or _read("/usr/lib/os-release")),
+            uname.machine,
+        ),
+        "kernel": {"name": uname.sysname, "release": uname.release},
+        "processors": {"count": os.cpu_count() or 1},
+        "memory": {"total_bytes": _memory_total()},
+        "networking": {
+            "ip": _primary(interfaces, "ip"),
+            "ip6": _primary(interfaces, "ip6"),
+            "interfaces": interfaces,
+        },
+        "virtual": _virtual(),
+        "init": "systemd" if os.path.isdir("/run/systemd/system") else "sysvinit",
+        "package_manager": _package_manager(),
+        "python": {
+            "version": ".".join(map(str, sys.version_info[:3])),
+            "executable": sys.executable,
+        },
+        "gitpuppet": {"version": __version__},
+    }
+
+
+def _parse_data(text: str, source: str) -> dict[str, Any]:
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        import yaml
+
+        try:
+            data = yaml.load(text, Loader=yaml.CSafeLoader)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{source}: neither JSON nor YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: must give a mapping of fact names to values")
+    return data
+
+
+def external_facts(facts_d: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """Facts from facts.d, and warnings for the ones that failed (a broken fact is not fatal)."""
+    out: dict[str, Any] = {}
+    warnings: list[str] = []
+    try:
+        entries = sorted(Path(facts_d).iterdir())
+    except OSError:
+        return out, warnings
+    for path in entries:
+        try:
+            if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+                out.update(_parse_data(path.read_text(), str(path)))
+            elif path.is_file() and os.access(path, os.X_OK):
+                from gitpuppet.command import run_command
+
+                result = run_command([str(path)], timeout=10)
+                if result.returncode != 0:
+                    raise ValueError(
+                        f"{path} exited {result.returncode}: {result.output.strip()[-200:]}"
+                    )
+                out.update(_parse_data(result.stdout, str(path)))
+        except (ValueError, OSError, GitpuppetError) as exc:
+            warnings.append(f"external fact {path.name} ignored: {exc}")
+    return out, warnings
+
+
+def load_facts_file(path: str | Path) -> dict[str, Any]:
+    """A facts file given with --facts: a YAML or JSON mapping."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise GitpuppetError(f"cannot read facts file {path}: {exc.strerror}") from None
+    if not text.strip():
+        return {}
+    try:
+        return _parse_data(text, str(path))
+    except ValueError as exc:
+        raise GitpuppetError(
+            str(exc), "give a YAML or JSON mapping of fact names to values"
+        ) from None
+
+
+def gather_facts(
+    facts_d: str | Path | None = "/etc/gitpuppet/facts.d",
+    override_file: str | Path | None = None,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    """This machine's facts; with `override_file`, that file is the whole fact set."""
+    if override_file is not None:
+        facts = load_facts_file(override_file)
+        facts.setdefault("gitpuppet", {"version": __version__})
+        return facts
+    facts = builtin_facts()
+    if facts_d is not None:
+        extra, problems = external_facts(facts_d)
+        facts.update(extra)
+        if warnings is not None:
+            warnings.extend(problems)
+        else:
+            for problem in problems:
+                print(f"warning: {problem}", file=sys.stderr)
+    return facts
