@@ -139,7 +139,9 @@ class DataStore:
                     continue
                 raw = level.data["lookup_options"]
                 if not isinstance(raw, PosDict):
-                    raise SourceError(level.data.pos("lookup_options"), "lookup_options must be a mapping")
+                    raise SourceError(
+                        level.data.pos("lookup_options"), "lookup_options must be a mapping"
+                    )
                 for key, opts in raw.items():
                     merge = opts.get("merge") if isinstance(opts, dict) else opts
                     if isinstance(merge, dict):
