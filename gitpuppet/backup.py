@@ -1,0 +1,103 @@
+"""Content-addressed copies of every file content a run replaced or removed (SPEC §8).
+
+objects/ab/cdef… holds each content once; index/<hash of path>.jsonl lists a path's versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitpuppet.errors import GitpuppetError
+from gitpuppet.resources.fsutil import atomic_write
+
+
+@dataclass(slots=True)
+class BackupVersion:
+    """One saved content of a path; version 1 is the newest."""
+
+    version: int
+    path: str
+    time: float
+    digest: str
+    size: int
+    mode: int
+    uid: int
+    gid: int
+
+
+class BackupStore:
+    """The backups under `<state_dir>/backups`."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(state_dir) / "backups"
+
+    def _index(self, path: str) -> Path:
+        return self.root / "index" / (hashlib.sha256(path.encode()).hexdigest() + ".jsonl")
+
+    def _object(self, digest: str) -> Path:
+        return self.root / "objects" / digest[:2] / digest[2:]
+
+    def save(self, path: str, data: bytes, st: os.stat_result | None = None) -> str:
+        """Keep `data` as the newest version of `path`; returns its sha256."""
+        digest = hashlib.sha256(data).hexdigest()
+        obj = self._object(digest)
+        if not obj.exists():
+            obj.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(str(obj), data, mode=0o600)
+        index = self._index(path)
+        index.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        entry = {
+            "path": path,
+            "time": time.time(),
+            "digest": digest,
+            "size": len(data),
+            "mode": (st.st_mode & 0o7777) if st else 0o644,
+            "uid": st.st_uid if st else 0,
+            "gid": st.st_gid if st else 0,
+        }
+        with open(index, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return digest
+
+    def versions(self, path: str) -> list[BackupVersion]:
+        """Saved versions of `path`, newest first (numbered from 1)."""
+        try:
+            lines = self._index(path).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = [json.loads(line) for line in lines if line.strip()]
+        entries.reverse()
+        return [
+            BackupVersion(
+                i, e["path"], e["time"], e["digest"], e["size"], e["mode"], e["uid"], e["gid"]
+            )
+            for i, e in enumerate(entries, 1)
+        ]
+
+    def read(self, version: BackupVersion) -> bytes:
+        return self._object(version.digest).read_bytes()
+
+    def restore(self, path: str, version: int = 1) -> BackupVersion:
+        """Put version N of `path` back (mode and owner too); the current content is saved first."""
+        versions = self.versions(path)
+        if not versions:
+            raise GitpuppetError(f"no backups of {path}")
+        if not 1 <= version <= len(versions):
+            raise GitpuppetError(f"{path} has versions 1 to {len(versions)}, not {version}")
+        chosen = versions[version - 1]
+        data = self.read(chosen)
+        try:
+            st = os.lstat(path)
+            with open(path, "rb") as fh:
+                self.save(path, fh.read(), st)
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+        atomic_write(path, data, mode=chosen.mode, uid=chosen.uid, gid=chosen.gid)
+        return chosen

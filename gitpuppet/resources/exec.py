@@ -1,0 +1,102 @@
+"""`exec`: run a command when its guards say so (creates, onlyif, unless), or on refresh."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from typing import Any
+
+from gitpuppet.command import CommandResult, run_command
+from gitpuppet.errors import ApplyError
+from gitpuppet.model import Change, Resource
+from gitpuppet.resources.base import ApplyContext, ResourceType
+from gitpuppet.resources.schema import ExecParams
+
+
+def _env(p: ExecParams) -> dict[str, str]:
+    env = {"PATH": ":".join(p.path), "LANG": os.environ.get("LANG", "C.UTF-8")}
+    env.update(p.environment)
+    return env
+
+
+def _argv(p: ExecParams, command: str) -> list[str] | str:
+    if p.shell:
+        return command
+    argv = shlex.split(command)
+    if argv and "/" not in argv[0]:
+        for folder in p.path:
+            candidate = os.path.join(folder, argv[0])
+            if os.access(candidate, os.X_OK):
+                argv[0] = candidate
+                break
+    return argv
+
+
+def _run(p: ExecParams, command: str, timeout: float) -> CommandResult:
+    return run_command(
+        _argv(p, command),
+        timeout=timeout,
+        cwd=p.cwd,
+        env=_env(p),
+        user=p.user,
+        group=p.group,
+        shell=p.shell,
+    )
+
+
+def should_run(p: ExecParams) -> tuple[bool, str]:
+    """Whether the guards let the command run now, and why not."""
+    if p.creates and os.path.lexists(p.creates):
+        return False, f"{p.creates} exists"
+    if p.onlyif is not None and _run(p, p.onlyif, p.timeout).returncode != 0:
+        return False, "onlyif returned non-zero"
+    if p.unless is not None and _run(p, p.unless, p.timeout).returncode == 0:
+        return False, "unless returned 0"
+    return True, ""
+
+
+class ExecType(ResourceType):
+    name = "exec"
+    verify_after_apply = False  # running it is the change; there is no state to read again
+    refreshable = True
+
+    def current(self, res: Resource, ctx: ApplyContext) -> bool:
+        p: ExecParams = res.params
+        if p.refreshonly:
+            return False
+        return should_run(p)[0]
+
+    def diff(self, cur: Any, res: Resource, ctx: ApplyContext) -> list[Change]:
+        return [Change("executed", "notrun", res.params.returns)] if cur else []
+
+    def apply(self, res: Resource, cur: Any, changes: list[Change], ctx: ApplyContext) -> None:
+        self.execute(res.params)
+
+    def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
+        p: ExecParams = res.params
+        ok, why = should_run(p)
+        if not ok:
+            return f"not run on refresh: {why}"
+        self.execute(p)
+        return "ran on refresh"
+
+    @staticmethod
+    def execute(p: ExecParams) -> CommandResult:
+        """Run the command up to `tries` times; an exit code not in `returns` fails."""
+        result: CommandResult | None = None
+        for attempt in range(1, p.tries + 1):
+            result = _run(p, p.command, p.timeout)
+            if result.returncode in p.returns:
+                return result
+            if attempt < p.tries and p.try_sleep:
+                time.sleep(p.try_sleep)
+        assert result is not None
+        tries = f" after {p.tries} tries" if p.tries > 1 else ""
+        raise ApplyError(
+            f"command exited {result.returncode}{tries} (expected {', '.join(map(str, p.returns))})",
+            output=result.output,
+        )
+
+
+TYPE: Any = ExecType()

@@ -1,0 +1,53 @@
+"""`line`: one line in a file, like Ansible's lineinfile."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gitpuppet.model import Resource
+from gitpuppet.resources.schema import LineParams
+from gitpuppet.resources.textfile import TextEditType
+
+
+def edit_line(text: str, p: LineParams) -> str:
+    """The file text with the line ensured present or absent (pure)."""
+    lines = text.splitlines()
+    trailing = text.endswith("\n") or not text
+    match = re.compile(p.match) if p.match else None
+    if p.ensure == "absent":
+        kept = [ln for ln in lines if not (ln == p.line or (match and match.search(ln)))]
+        if kept == lines:
+            return text
+        return "\n".join(kept) + ("\n" if kept and trailing else "")
+    assert p.line is not None
+    if match:
+        hits = [i for i, ln in enumerate(lines) if match.search(ln)]
+        if hits:
+            if lines[hits[-1]] == p.line:
+                return text
+            lines[hits[-1]] = p.line
+            return "\n".join(lines) + ("\n" if trailing else "")
+    if p.line in lines:
+        return text
+    if p.after:
+        after = re.compile(p.after)
+        hits = [i for i, ln in enumerate(lines) if after.search(ln)]
+        if hits:
+            lines.insert(hits[-1] + 1, p.line)
+            return "\n".join(lines) + ("\n" if trailing else "")
+    lines.append(p.line)
+    return "\n".join(lines) + "\n"
+
+
+class LineType(TextEditType):
+    name = "line"
+
+    def path(self, res: Resource) -> str:
+        return str(res.params.path)
+
+    def edit(self, text: str, res: Resource) -> str:
+        return edit_line(text, res.params)
+
+
+TYPE: Any = LineType()
