@@ -119,3 +119,4 @@ class Result:
     seconds: float = 0.0
     refreshed: bool = False
     resource: Resource | None = None
+    output: str | None = None  # what a failed command printed, kept for the report

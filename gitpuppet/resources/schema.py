@@ -193,9 +193,10 @@ class GroupParams(Params):
 
 @dataclass(slots=True)
 class LineParams(Params):
+    # The title is the line itself: `- line: "PermitRootLogin no"` (a `line:` attribute beside
+    # the `line:` type key would be a duplicate YAML key).
     type_name = "line"
-    namevar = "name"
-    name: str = attr(STR)
+    namevar = "line"
     path: str = attr(STR)
     line: str | None = attr(STR)
     match: str | None = attr(STR)

@@ -1,0 +1,93 @@
+"""`gitpuppet apply [PATH]`: compile a control repo and converge this machine (puppet apply)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from gitpuppet.cli.app import App, common_options
+from gitpuppet.cli.common import load_facts, node_name, open_tree
+
+DEFAULT_STATE_DIR = "/var/lib/gitpuppet"
+
+
+@click.command(
+    help="Compile the control repo at PATH (default: the agent's checkout) and converge."
+)
+@click.argument("path", required=False)
+@click.option("--repo", metavar="PATH", help="Same as PATH.")
+@click.option(
+    "--node", "node", metavar="N", help="Node name (default: the config's, else the FQDN)."
+)
+@click.option(
+    "--noop",
+    is_flag=True,
+    help="Change nothing; show what would change (exit 2 if anything would).",
+)
+@click.option("--tags", metavar="T,…", help="Only resources with one of these tags.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show unified diffs of content changes.")
+@click.option(
+    "--facts", "facts_file", metavar="F.yaml", help="Use these facts instead of this machine's."
+)
+@click.option(
+    "--state-dir", metavar="D", help=f"Reports, backups and state (default {DEFAULT_STATE_DIR})."
+)
+@click.option("--environment", help="node.environment for templates.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of lines.")
+@common_options
+def command(
+    app: App,
+    path: str | None,
+    repo: str | None,
+    node: str | None,
+    noop: bool,
+    tags: str | None,
+    show_diff: bool,
+    facts_file: str | None,
+    state_dir: str | None,
+    environment: str | None,
+    as_json: bool,
+) -> None:
+    from gitpuppet.cli.output import RunPrinter
+    from gitpuppet.session import apply_tree
+
+    start = time.monotonic()
+    tree = open_tree(app, path or repo)
+    facts = load_facts(facts_file)
+    name = node_name(node, facts, app.config_path)
+    tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
+    printer = RunPrinter(
+        quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
+    )
+    run = apply_tree(
+        tree,
+        node=name,
+        facts=facts,
+        state_dir=state_dir or _state_dir(app),
+        noop=noop,
+        tags=tag_set,
+        want_diff=show_diff or as_json,
+        environment=environment,
+        on_result=None if as_json else printer.on_result,
+    )
+    if as_json:
+        assert run.report_path is not None
+        app.out(run.report_path.read_text().rstrip())
+    else:
+        printer.summary(name, run.counts, time.monotonic() - start, run.exit_code)
+    raise SystemExit(run.exit_code)
+
+
+def _state_dir(app: App) -> str:
+    """The configured state dir when an agent config exists, else the default."""
+    from pathlib import Path
+
+    if Path(app.config_path).is_file():
+        try:
+            from gitpuppet.config import load_config
+
+            return str(load_config(app.config_path).state_dir)
+        except ImportError:
+            pass
+    return DEFAULT_STATE_DIR

@@ -1,0 +1,113 @@
+"""Run reports (SPEC §8): one JSON file per run, and last_run_summary.json for monitoring."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gitpuppet.apply.engine import ApplyOutcome
+from gitpuppet.model import Change, Result
+from gitpuppet.state import write_json_atomic
+
+RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
+
+
+def _change_json(c: Change) -> dict[str, Any]:
+    out: dict[str, Any] = {"attribute": c.attr, "old": c.old, "new": c.new, "redacted": c.redacted}
+    if c.diff and not c.redacted:
+        out["diff"] = c.diff
+    return out
+
+
+def _result_json(r: Result) -> dict[str, Any]:
+    res = r.resource
+    out: dict[str, Any] = {
+        "ref": str(r.ref),
+        "class": res.klass if res else None,
+        "source": str(res.pos) if res else None,
+        "status": r.status.value,
+        "changes": [_change_json(c) for c in r.changes],
+        "message": r.message,
+        "seconds": round(r.seconds, 6),
+    }
+    if r.refreshed:
+        out["refreshed"] = True
+    if r.output and not (res and res.sensitive):
+        out["output"] = r.output
+    return out
+
+
+def build_report(
+    outcome: ApplyOutcome | None,
+    *,
+    node: str,
+    environment: str | None,
+    commit: str | None,
+    start: float,
+    exit_code: int,
+    noop: bool,
+    messages: list[str] | None = None,
+) -> dict[str, Any]:
+    """The report of one run as plain data."""
+    return {
+        "node": node,
+        "environment": environment,
+        "commit": commit,
+        "start": datetime.fromtimestamp(start, UTC).isoformat(),
+        "duration": round(time.time() - start, 6),
+        "exit_code": exit_code,
+        "result": RESULT_NAMES.get(exit_code, "failed"),
+        "noop": noop,
+        "messages": messages or [],
+        "counts": outcome.counts if outcome else {},
+        "resources": [_result_json(r) for r in outcome.results] if outcome else [],
+    }
+
+
+def write_report(
+    state_dir: str | os.PathLike[str], report: dict[str, Any], keep: int = 100
+) -> Path:
+    """Write reports/<UTC time>-<commit>.json and last_run_summary.json; prune old reports."""
+    reports = Path(state_dir) / "reports"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    commit = (report.get("commit") or "local")[:12]
+    path = reports / f"{stamp}-{commit}.json"
+    write_json_atomic(path, report)
+    for old in sorted(reports.glob("*.json"))[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+    summary = {
+        "time": report["start"],
+        "duration": report["duration"],
+        "commit": report["commit"],
+        "node": report["node"],
+        "environment": report["environment"],
+        "noop": report["noop"],
+        "result": report["result"],
+        "counts": report["counts"],
+        "exit_code": report["exit_code"],
+        "messages": report["messages"],
+    }
+    write_json_atomic(Path(state_dir) / "last_run_summary.json", summary, mode=0o644)
+    return path
+
+
+def list_reports(
+    state_dir: str | os.PathLike[str], last: int | None = None
+) -> list[dict[str, Any]]:
+    """Stored reports, newest first."""
+    paths = sorted((Path(state_dir) / "reports").glob("*.json"), reverse=True)
+    if last is not None:
+        paths = paths[:last]
+    out = []
+    for p in paths:
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+            data["_path"] = str(p)
+            out.append(data)
+        except (OSError, ValueError):
+            continue
+    return out

@@ -1,0 +1,66 @@
+"""state.json under the state dir: applied and last good commits, pending refreshes, last run.
+
+Every write is atomic (temp file, fsync, rename); a missing or corrupt file starts fresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class State:
+    """What a node remembers between runs."""
+
+    applied_commit: str | None = None
+    last_good_commit: str | None = None
+    pending_refreshes: list[str] = field(default_factory=list)
+    last_run_time: float | None = None
+    last_run_result: str | None = None
+    last_exit_code: int | None = None
+    node: str | None = None
+    environment: str | None = None
+
+
+def write_json_atomic(path: Path, data: Any, mode: int = 0o600) -> None:
+    """Write JSON to `path` atomically with the given mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fchmod(fh.fileno(), mode)
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_state(state_dir: str | os.PathLike[str]) -> State:
+    """The saved state, or a fresh one (with a warning when the file was unreadable)."""
+    path = Path(state_dir) / "state.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(State)}
+        return State(**{k: v for k, v in raw.items() if k in known})
+    except FileNotFoundError:
+        return State()
+    except (ValueError, TypeError, OSError) as exc:
+        print(
+            f"warning: {path} is unreadable ({exc}); starting with a fresh state", file=sys.stderr
+        )
+        return State()
+
+
+def save_state(state_dir: str | os.PathLike[str], state: State) -> None:
+    write_json_atomic(Path(state_dir) / "state.json", dataclasses.asdict(state))
