@@ -230,6 +230,7 @@ class Compiler:
         given_pos: SourcePos,
         what: str,
         lookup_prefix: str | None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required."""
         declared = body.get("params") or PosDict()
@@ -262,7 +263,14 @@ class Compiler:
                             + (f".{key}" if lookup_prefix else ""),
                         )
                     value = self.templates.render_value(
-                        default, {**self._fixed(self.base_scope), **out}, declared.pos(key)
+                        default,
+                        {
+                            **self.base_scope["node"]["vars"],
+                            **(extra or {}),
+                            **self._fixed(self.base_scope),
+                            **out,
+                        },
+                        declared.pos(key),
                     )
             out[str(key)] = value
         return out
@@ -498,7 +506,9 @@ class Compiler:
         for key, value in attrs.items():
             given[key] = value
             given.lines[key] = attr_pos[key].line
-        params = self.resolve_params(body, given, pos, f"define '{name}'", lookup_prefix=None)
+        params = self.resolve_params(
+            body, given, pos, f"define '{name}'", lookup_prefix=None, extra={"title": title}
+        )
         self.containers[ref] = []
         self.container_pos[ref] = pos
         scope = {

@@ -85,7 +85,9 @@ def test_node_prints_match_classes_and_resources(tmp_path: Path, facts_file: Pat
 
 def test_node_json_has_resources_edges_and_match(tmp_path: Path, facts_file: Path) -> None:
     repo = write_repo(tmp_path / "repo", GOOD)
-    proc = gitpuppet("node", "db07.example.com", "--repo", str(repo), "--facts", str(facts_file), "--json")
+    proc = gitpuppet(
+        "node", "db07.example.com", "--repo", str(repo), "--facts", str(facts_file), "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["matched"]["kind"] == "regex"
@@ -96,10 +98,22 @@ def test_node_json_has_resources_edges_and_match(tmp_path: Path, facts_file: Pat
 
 def test_lookup_and_explain(tmp_path: Path, facts_file: Path) -> None:
     repo = write_repo(tmp_path / "repo", GOOD)
-    proc = gitpuppet("lookup", "answer", "--node", "x", "--repo", str(repo), "--facts", str(facts_file), "--json")
+    proc = gitpuppet(
+        "lookup", "answer", "--node", "x", "--repo", str(repo), "--facts", str(facts_file), "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == 42
-    proc = gitpuppet("lookup", "list", "--node", "x", "--repo", str(repo), "--facts", str(facts_file), "--explain")
+    proc = gitpuppet(
+        "lookup",
+        "list",
+        "--node",
+        "x",
+        "--repo",
+        str(repo),
+        "--facts",
+        str(facts_file),
+        "--explain",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "data/common.yaml: found" in proc.stdout
     assert "- a" in proc.stdout
@@ -107,7 +121,9 @@ def test_lookup_and_explain(tmp_path: Path, facts_file: Path) -> None:
 
 def test_lookup_missing_key_is_an_error(tmp_path: Path, facts_file: Path) -> None:
     repo = write_repo(tmp_path / "repo", GOOD)
-    proc = gitpuppet("lookup", "nope", "--node", "x", "--repo", str(repo), "--facts", str(facts_file))
+    proc = gitpuppet(
+        "lookup", "nope", "--node", "x", "--repo", str(repo), "--facts", str(facts_file)
+    )
     assert proc.returncode == 1
     assert "lookup of 'nope' found nothing" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -121,22 +137,36 @@ def test_validate_good_repo(tmp_path: Path, facts_file: Path) -> None:
 
 
 BAD = [
-    ("classes/web.yaml", "params: {port: 80}\nresources:\n  - file: /etc/web.conf\n    mdoe: '0644'\n",
-     ["classes/web.yaml:4:", "unknown attribute 'mdoe'", "did you mean 'mode'"]),
-    ("classes/web.yaml", "params: {port: 80}\nresources:\n  - fiel: /etc/web.conf\n",
-     ["classes/web.yaml:3:", "unknown resource type", "did you mean 'file'"]),
-    ("classes/web.yaml", "params: {port: 80}\nresources:\n  - file: /etc/x\n    content: [unclosed\n",
-     ["classes/web.yaml:", "YAML syntax error"]),
-    ("classes/web.yaml", "params: {port: 80}\nresources:\n  - file: /etc/x\n    content: '{{ nope }}'\n",
-     ["classes/web.yaml:4:", "undefined name 'nope'"]),
-    ("classes/web.yaml", "params: {port: ~}\nresources: []\n",
-     ["needs parameter 'port'"]),
+    (
+        "classes/web.yaml",
+        "params: {port: 80}\nresources:\n  - file: /etc/web.conf\n    mdoe: '0644'\n",
+        ["classes/web.yaml:4:", "unknown attribute 'mdoe'", "did you mean 'mode'"],
+    ),
+    (
+        "classes/web.yaml",
+        "params: {port: 80}\nresources:\n  - fiel: /etc/web.conf\n",
+        ["classes/web.yaml:3:", "unknown resource type", "did you mean 'file'"],
+    ),
+    (
+        "classes/web.yaml",
+        "params: {port: 80}\nresources:\n  - file: /etc/x\n    content: [unclosed\n",
+        ["classes/web.yaml:", "YAML syntax error"],
+    ),
+    (
+        "classes/web.yaml",
+        "params: {port: 80}\nresources:\n  - file: /etc/x\n    content: '{{ nope }}'\n",
+        ["classes/web.yaml:4:", "undefined name 'nope'"],
+    ),
+    ("classes/web.yaml", "params: {port: ~}\nresources: []\n", ["needs parameter 'port'"]),
 ]
 
 
-@pytest.mark.parametrize("path,text,expected", BAD, ids=["typo", "type", "yaml", "undefined", "required"])
-def test_validate_and_node_report_bad_input(tmp_path: Path, facts_file: Path, path: str, text: str,
-                                            expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "path,text,expected", BAD, ids=["typo", "type", "yaml", "undefined", "required"]
+)
+def test_validate_and_node_report_bad_input(
+    tmp_path: Path, facts_file: Path, path: str, text: str, expected: list[str]
+) -> None:
     files = dict(GOOD)
     files["nodes/all.yaml"] = "web01.example.com:\n  classes: [web]\n"
     files[path] = text
@@ -166,9 +196,12 @@ def test_no_matching_node(tmp_path: Path, facts_file: Path) -> None:
 
 
 def test_validate_warns_on_several_patterns(tmp_path: Path, facts_file: Path) -> None:
-    repo = write_repo(tmp_path / "repo", {
-        "nodes/a.yaml": "web1.example.com: {classes: []}\n'/^web/': {classes: []}\n'web*': {classes: []}\n",
-    })
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            "nodes/a.yaml": "web1.example.com: {classes: []}\n'/^web/': {classes: []}\n'web*': {classes: []}\n",
+        },
+    )
     proc = gitpuppet("validate", str(repo), "--facts", str(facts_file))
     assert proc.returncode == 0, proc.stderr
     assert "several patterns match it" in proc.stderr
