@@ -58,7 +58,11 @@ def command(
             app.out(f"  {step}")
         app.out("value:")
         app.out(
-            "  " + yaml.safe_dump(value, default_flow_style=False).rstrip().removesuffix("\n...").replace("\n", "\n  ")
+            "  "
+            + yaml.safe_dump(value, default_flow_style=False)
+            .rstrip()
+            .removesuffix("\n...")
+            .replace("\n", "\n  ")
         )
         return
     value = lookup_value(tree, name, facts, key, merge=merge)

@@ -448,8 +448,11 @@ class Compiler:
         scope: dict[str, Any],
     ) -> tuple[bytes | None, dict[str, bytes | None] | None] | None:
         """Resolve content/template/source into bytes (and a tree for recurse), at compile time."""
-        if "content" in attrs and isinstance(attrs["content"], str):
-            return attrs["content"].encode(), None
+        content = attrs.get("content")
+        if isinstance(content, (int, float)) and not isinstance(content, bool):
+            content = attrs["content"] = str(content)  # "{{ port }}" renders to a number
+        if isinstance(content, str):
+            return content.encode(), None
         if "template" in attrs and isinstance(attrs["template"], str):
             where = attr_pos.get("template", pos)
             return self.templates.render_file(attrs["template"], scope, where).encode(), None
