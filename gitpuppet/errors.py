@@ -66,5 +66,9 @@ class ApplyError(GitpuppetError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean ...' hint for a misspelt name, or None when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        # An abbreviation ('dir' for 'directory') is as likely as a typo.
+        close = [c for c in options if c.startswith(word)][:1]
     return f"did you mean '{close[0]}'?" if close else None
