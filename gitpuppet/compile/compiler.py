@@ -172,7 +172,7 @@ class Compiler:
             self.declare_class(name, pos, [])
         edges = self.resolve_edges()
         automatic = graph.auto_edges(self.resources)
-        ordered = graph.order(self.resources, edges, automatic)
+        ordered, automatic = graph.order(self.resources, edges, automatic)
         return Catalog(
             node=self.node_name,
             environment=self.environment,

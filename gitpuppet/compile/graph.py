@@ -60,15 +60,17 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
     return edges
 
 
-def order(resources: list[Resource], explicit: list[Edge], automatic: list[Edge]) -> list[Resource]:
-    """Resources in apply order; automatic edges that close a cycle are dropped, explicit ones
-    that do are an error showing the cycle."""
+def order(
+    resources: list[Resource], explicit: list[Edge], automatic: list[Edge]
+) -> tuple[list[Resource], list[Edge]]:
+    """Resources in apply order, and the automatic edges kept: those that would close a cycle
+    are dropped (explicit edges win); a cycle of explicit edges is an error showing it."""
     dropped: set[tuple[Ref, Ref]] = set()
     while True:
-        edges = explicit + [e for e in automatic if (e.first, e.then) not in dropped]
-        result, cycle = _toposort(resources, edges)
+        kept = [e for e in automatic if (e.first, e.then) not in dropped]
+        result, cycle = _toposort(resources, explicit + kept)
         if cycle is None:
-            return result
+            return result, kept
         auto_in_cycle = [
             e for e in automatic if (e.first, e.then) not in dropped and _edge_in_cycle(e, cycle)
         ]
