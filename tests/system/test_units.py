@@ -103,7 +103,8 @@ def test_host_mirror_reads_deb822_and_one_line_sources(tmp_path: Path) -> None:
     assert host_mirror(tmp_path) == "http://mirror.test/debian"
     (tmp_path / "sources.list").write_text(
         "# deb http://commented.test/debian bookworm main\n"
-        "deb [signed-by=/k.gpg] http://one.test/debian bookworm main\n"
+        "deb http://updates.test/debian bookworm-updates main\n"
+        "deb [ signed-by=/k.gpg arch=amd64 ] http://one.test/debian bookworm contrib main\n"
     )
     assert host_mirror(tmp_path) == "http://one.test/debian"
 
