@@ -116,6 +116,7 @@ class Container:
     proc: subprocess.Popen[bytes] | None = None
     leader: int | None = None
     gitpuppet: Path = field(default_factory=gitpuppet_executable)
+    keep_console: bool = False  # set when the boot failed: the console log is the post-mortem
 
     @property
     def console_log(self) -> Path:
@@ -129,10 +130,16 @@ class Container:
 
     def start(self, timeout: float = 30) -> None:
         """Boot the container and wait until systemd reports running (or degraded)."""
-        with timed(f"boot {self.name}", self.log):
-            self._spawn()
-            self.leader = self._find_leader(timeout)
-        state = self.wait_running(timeout)
+        try:
+            with timed(f"boot {self.name}", self.log):
+                self._spawn()
+                self.leader = self._find_leader(timeout)
+            state = self.wait_running(timeout)
+        except BaseException:
+            # Never leave a half-booted container behind; its console log stays for a look.
+            self.keep_console = True
+            self.stop()
+            raise
         self.log(f"{self.name}: leader {self.leader}, system {state}")
 
     def _spawn(self) -> None:
@@ -274,8 +281,8 @@ class Container:
             for folder in [*nspawn_run.glob("*"), nspawn_run]:
                 with contextlib.suppress(OSError):
                     folder.rmdir()  # only when empty
-            # A clean poweroff leaves nothing worth keeping; a failed boot raised with the tail.
-            self.console_log.unlink(missing_ok=True)
+            if not self.keep_console:
+                self.console_log.unlink(missing_ok=True)
 
     def __enter__(self) -> Container:
         self.start()
