@@ -235,10 +235,22 @@ class DataStore:
             self._active.discard(key)
 
     def lookup_function(self) -> Callable[..., Any]:
-        """`lookup(key, default=..., merge=...)` for templates."""
+        """`lookup(key, default=..., merge=...)` for templates; results are memoised (data and
+        node scope do not change during a compile, except once when node vars are set)."""
+        memo: dict[tuple[str, str | None], Any] = {}
 
         def lookup(key: str, default: Any = _MISSING, merge: str | None = None) -> Any:
-            return self.lookup(key, default=default, merge=merge)
+            if self._levels is None:
+                memo.clear()  # the scope changed (node vars): start again
+            memo_key = (key, merge)
+            if memo_key not in memo:
+                try:
+                    memo[memo_key] = self.lookup(key, merge=merge)
+                except SourceError as exc:
+                    if default is _MISSING or "found nothing" not in exc.message:
+                        raise
+                    return default
+            return memo[memo_key]
 
         return lookup
 

@@ -66,6 +66,19 @@ class Templates:
         self._strings: dict[str, Any] = {}
         self._exprs: dict[str, Any] = {}
 
+    def _with_globals(self, scope: Mapping[str, Any]) -> dict[str, Any]:
+        """The scope with Jinja's globals (range, dict, namespace …) under it."""
+        return {**self.env.globals, **scope}
+
+    def _render(self, template: jinja2.Template, scope: Mapping[str, Any]) -> str:
+        # A shared context uses the scope as given: Template.render would copy it and iterate
+        # the globals' ChainMap on every call, the largest cost of a compile.
+        ctx = template.new_context(self._with_globals(scope), shared=True)
+        try:
+            return self.env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
+        except Exception:
+            return self.env.handle_exception()  # re-raises with template line numbers
+
     def render_value(self, value: Any, scope: Mapping[str, Any], pos: SourcePos) -> Any:
         """Render every string inside `value` (recursively through lists and mappings)."""
         if isinstance(value, str):
@@ -93,11 +106,15 @@ class Templates:
             if single:
                 expr = self._exprs.get(text)
                 if expr is None:
-                    expr = self.env.compile_expression(
-                        single.group("expr"), undefined_to_none=False
-                    )
+                    expr = self.env.from_string("{% set result = " + single.group("expr") + " %}")
                     self._exprs[text] = expr
-                result = expr(scope)
+                ctx = expr.new_context(self._with_globals(scope), shared=True)
+                try:
+                    for _ in expr.root_render_func(ctx):
+                        pass
+                except Exception:
+                    self.env.handle_exception()
+                result = ctx.vars["result"]
                 if isinstance(result, jinja2.Undefined):
                     str(result)  # raises UndefinedError with the name
                 return result
@@ -105,7 +122,7 @@ class Templates:
             if template is None:
                 template = self.env.from_string(text)
                 self._strings[text] = template
-            return template.render(scope)
+            return self._render(template, scope)
         except SourceError as exc:
             if exc.pos is None:
                 exc.pos = pos
@@ -122,7 +139,7 @@ class Templates:
         confined_path("templates", name, pos, "template")
         try:
             template = self.env.get_template(name)
-            return template.render(scope)
+            return self._render(template, scope)
         except jinja2.TemplateNotFound as exc:
             missing = exc.name if isinstance(exc.name, str) else name
             raise SourceError(pos, f"template '{missing}' not found under templates/") from None
