@@ -8,6 +8,7 @@ Gathering takes a few milliseconds: no external tools, no DNS. Extra facts come 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -17,6 +18,9 @@ from typing import Any
 from gitpuppet import __version__
 from gitpuppet.errors import GitpuppetError
 
+log = logging.getLogger(__name__)
+
+EXTERNAL_TIMEOUT = 10.0
 FAMILIES = {
     "debian": "Debian",
     "ubuntu": "Debian",
@@ -80,17 +84,23 @@ def _read(path: str) -> str:
         return ""
 
 
-def _fqdn(hostname: str) -> str:
-    """The FQDN from /etc/hosts (no DNS query: a run must not hang on a dead resolver)."""
+def fqdn_from_hosts(hostname: str, hosts_text: str) -> str:
+    """The FQDN of `hostname` from /etc/hosts text, lower-cased; the name itself if none.
+
+    No DNS query (socket.getfqdn can hang for seconds on a dead resolver): a line that lists the
+    short name next to a dotted name that starts with it gives the FQDN, as Debian's
+    `127.0.1.1 web01.example.com web01` does.
+    """
+    hostname = hostname.lower()
     if "." in hostname:
-        return hostname.lower()
-    for line in _read("/etc/hosts").splitlines():
-        fields = line.split("#", 1)[0].split()
-        if len(fields) >= 2 and hostname in fields[1:]:
-            for name in fields[1:]:
+        return hostname
+    for line in hosts_text.splitlines():
+        names = [n.lower() for n in line.split("#", 1)[0].split()[1:]]
+        if hostname in names:
+            for name in names:
                 if name.startswith(hostname + "."):
-                    return name.lower()
-    return hostname.lower()
+                    return name
+    return hostname
 
 
 def _memory_total() -> int:
@@ -113,14 +123,9 @@ def _interfaces() -> dict[str, dict[str, Any]]:
             "ip": None,
             "ip6": None,
         }
-    for line in _read("/proc/net/if_inet6").splitlines():
-        fields = line.split()
-        if len(fields) == 6 and fields[5] in out and out[fields[5]]["ip6"] is None:
-            raw = fields[0]
-            addr = ":".join(raw[i : i + 4] for i in range(0, 32, 4))
-            out[fields[5]]["ip6"] = socket.inet_ntop(
-                socket.AF_INET6, socket.inet_pton(socket.AF_INET6, addr)
-            )
+    for name, addr in _inet6_by_preference(_read("/proc/net/if_inet6")):
+        if name in out and out[name]["ip6"] is None:
+            out[name]["ip6"] = addr
     try:
         import fcntl
         import struct
@@ -137,6 +142,23 @@ def _interfaces() -> dict[str, dict[str, Any]]:
     except (ImportError, OSError):
         pass
     return out
+
+
+def _inet6_by_preference(text: str) -> list[tuple[str, str]]:
+    """(interface, address) from /proc/net/if_inet6: global addresses before link-local ones."""
+    found: list[tuple[int, str, str]] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 6 or len(fields[0]) != 32:
+            continue
+        raw = fields[0]
+        addr = socket.inet_ntop(socket.AF_INET6, bytes.fromhex(raw))
+        scope = int(fields[3], 16)
+        # Scope 0x00 is global, 0x10 host (::1), 0x20 link-local: prefer a routable address.
+        rank = 0 if scope == 0 else (1 if scope == 0x10 else 2)
+        found.append((rank, fields[5], addr))
+    found.sort(key=lambda item: item[0])
+    return [(name, addr) for _, name, addr in found]
 
 
 def _primary(interfaces: dict[str, dict[str, Any]], key: str) -> str | None:
@@ -196,8 +218,9 @@ def _package_manager() -> str | None:
 def builtin_facts() -> dict[str, Any]:
     """The facts gitpuppet gathers itself."""
     uname = os.uname()
+    # The kernel's hostname (what /etc/hostname was set to at boot) costs no DNS query.
     hostname = socket.gethostname().split(".")[0].lower()
-    fqdn = _fqdn(socket.gethostname())
+    fqdn = fqdn_from_hosts(socket.gethostname(), _read("/etc/hosts"))
     interfaces = _interfaces()
     return {
         "hostname": hostname,
@@ -226,9 +249,9 @@ def builtin_facts() -> dict[str, Any]:
     }
 
 
-def _parse_data(text: str, source: str) -> dict[str, Any]:
-    text = text.strip()
-    if not text:
+def parse_facts_text(text: str, source: str) -> dict[str, Any]:
+    """A JSON or YAML mapping of facts; ValueError names `source` (and the line for YAML)."""
+    if not text.strip():
         return {}
     try:
         data = json.loads(text)
@@ -237,6 +260,10 @@ def _parse_data(text: str, source: str) -> dict[str, Any]:
 
         try:
             data = yaml.load(text, Loader=yaml.CSafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"{source}:{mark.line + 1}" if mark is not None else source
+            raise ValueError(f"{where}: neither JSON nor YAML: {exc.problem}") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"{source}: neither JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -253,21 +280,28 @@ def external_facts(facts_d: str | Path) -> tuple[dict[str, Any], list[str]]:
     except OSError:
         return out, warnings
     for path in entries:
+        # Editor backups and hidden files (`.fact.swp`, `fact~`) are not facts.
+        if path.name.startswith(".") or path.name.endswith("~") or not path.is_file():
+            continue
         try:
-            if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
-                out.update(_parse_data(path.read_text(), str(path)))
-            elif path.is_file() and os.access(path, os.X_OK):
-                from gitpuppet.command import run_command
-
-                result = run_command([str(path)], timeout=10)
-                if result.returncode != 0:
-                    raise ValueError(
-                        f"{path} exited {result.returncode}: {result.output.strip()[-200:]}"
-                    )
-                out.update(_parse_data(result.stdout, str(path)))
+            if path.suffix in (".yaml", ".yml", ".json"):
+                out.update(parse_facts_text(path.read_text(), str(path)))
+            elif os.access(path, os.X_OK):
+                out.update(_run_fact(path))
         except (ValueError, OSError, GitpuppetError) as exc:
             warnings.append(f"external fact {path.name} ignored: {exc}")
     return out, warnings
+
+
+def _run_fact(path: Path) -> dict[str, Any]:
+    """Run one executable fact (10 s at most); its stdout is the facts, stderr only explains."""
+    from gitpuppet.command import run_command
+
+    result = run_command([str(path)], timeout=EXTERNAL_TIMEOUT, split_stderr=True)
+    if result.returncode != 0:
+        said = result.stderr.strip()[-200:] or result.stdout.strip()[-200:]
+        raise ValueError(f"{path} exited {result.returncode}" + (f": {said}" if said else ""))
+    return parse_facts_text(result.stdout, str(path))
 
 
 def load_facts_file(path: str | Path) -> dict[str, Any]:
@@ -279,7 +313,7 @@ def load_facts_file(path: str | Path) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        return _parse_data(text, str(path))
+        return parse_facts_text(text, str(path))
     except ValueError as exc:
         raise GitpuppetError(
             str(exc), "give a YAML or JSON mapping of fact names to values"
@@ -294,7 +328,9 @@ def gather_facts(
     """This machine's facts; with `override_file`, that file is the whole fact set."""
     if override_file is not None:
         facts = load_facts_file(override_file)
-        facts.setdefault("gitpuppet", {"version": __version__})
+        own = facts.setdefault("gitpuppet", {})
+        if isinstance(own, dict):
+            own.setdefault("version", __version__)
         return facts
     facts = builtin_facts()
     if facts_d is not None:
@@ -304,5 +340,10 @@ def gather_facts(
             warnings.extend(problems)
         else:
             for problem in problems:
-                print(f"warning: {problem}", file=sys.stderr)
+                log.warning("%s", problem)
     return facts
+
+
+def node_name_default(facts: dict[str, Any]) -> str:
+    """The node name when the config gives none: the FQDN fact (else hostname), lower-cased."""
+    return str(facts.get("fqdn") or facts.get("hostname") or "").lower()
