@@ -14,29 +14,39 @@ from gitpuppet.model import Change, Result
 from gitpuppet.state import write_json_atomic
 
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
+REDACTED = "<redacted>"
 
 
-def _change_json(c: Change) -> dict[str, Any]:
-    out: dict[str, Any] = {"attribute": c.attr, "old": c.old, "new": c.new, "redacted": c.redacted}
-    if c.diff and not c.redacted:
+def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:
+    # A sensitive resource is redacted here too, whatever its type did: the report is the last
+    # place a secret could leak from.
+    if c.redacted or sensitive:
+        return {"attribute": c.attr, "old": REDACTED, "new": REDACTED, "redacted": True}
+    out: dict[str, Any] = {"attribute": c.attr, "old": c.old, "new": c.new, "redacted": False}
+    if c.diff:
         out["diff"] = c.diff
     return out
 
 
 def _result_json(r: Result) -> dict[str, Any]:
+    """One resource's entry: reference, class, source position, status, changes, message, time."""
     res = r.resource
+    sensitive = bool(res and res.sensitive)
     out: dict[str, Any] = {
         "ref": str(r.ref),
         "class": res.klass if res else None,
+        "define": res.define if res else None,
         "source": str(res.pos) if res else None,
+        "file": res.pos.file if res else None,
+        "line": res.pos.line if res else None,
         "status": r.status.value,
-        "changes": [_change_json(c) for c in r.changes],
+        "changes": [_change_json(c, sensitive) for c in r.changes],
         "message": r.message,
         "seconds": round(r.seconds, 6),
     }
     if r.refreshed:
         out["refreshed"] = True
-    if r.output and not (res and res.sensitive):
+    if r.output and not sensitive:
         out["output"] = r.output
     return out
 
@@ -58,6 +68,7 @@ def build_report(
         "environment": environment,
         "commit": commit,
         "start": datetime.fromtimestamp(start, UTC).isoformat(),
+        "timestamp": round(start, 3),
         "duration": round(time.time() - start, 6),
         "exit_code": exit_code,
         "result": RESULT_NAMES.get(exit_code, "failed"),
@@ -81,6 +92,7 @@ def write_report(
         old.unlink(missing_ok=True)
     summary = {
         "time": report["start"],
+        "timestamp": report.get("timestamp"),
         "duration": report["duration"],
         "commit": report["commit"],
         "node": report["node"],

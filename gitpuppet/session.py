@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitpuppet.apply.engine import ApplyOutcome, apply_catalog
+from gitpuppet.apply.engine import ApplyOutcome, BeginHook, apply_catalog
 from gitpuppet.compile import compile_catalog
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.model import Catalog, Result
@@ -33,7 +33,13 @@ class RunOutcome:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Counts by status (empty when nothing was applied)."""
         return self.outcome.counts if self.outcome else {}
+
+    @property
+    def results(self) -> list[Result]:
+        """One result per applied resource, in apply order."""
+        return self.outcome.results if self.outcome else []
 
 
 def prepare_state_dir(state_dir: str | os.PathLike[str]) -> Path:
@@ -59,11 +65,12 @@ def apply_tree(
     reports_keep: int = 100,
     messages: list[str] | None = None,
     extra_exit: int = 0,
+    on_begin: BeginHook | None = None,
 ) -> RunOutcome:
     """Compile `tree` for `node` and converge; a compile error raises before anything changes.
 
     `extra_exit` is OR-ed into the exit code (the agent passes 4 when it fell back to an older
-    commit); `messages` go into the report.
+    commit); `messages` go into the report; `on_result`/`on_begin` follow the run (progress).
     """
     start = time.time()
     catalog = compile_catalog(tree, node, facts, environment)
@@ -82,6 +89,7 @@ def apply_tree(
         tags=tags,
         pending_refreshes=set(state.pending_refreshes),
         on_result=on_result,
+        on_begin=on_begin,
         persist_pending=None if noop else persist,
     )
     exit_code = outcome.exit_code | extra_exit

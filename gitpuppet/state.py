@@ -32,13 +32,18 @@ def write_json_atomic(path: Path, data: Any, mode: int = 0o600) -> None:
     """Write JSON to `path` atomically with the given mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fchmod(fh.fileno(), mode)
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk or an interrupt must not leave temp files behind, nor a partial file.
+        tmp.unlink(missing_ok=True)
+        raise
     fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -51,16 +56,25 @@ def load_state(state_dir: str | os.PathLike[str]) -> State:
     path = Path(state_dir) / "state.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
         known = {f.name for f in dataclasses.fields(State)}
-        return State(**{k: v for k, v in raw.items() if k in known})
+        state = State(**{k: v for k, v in raw.items() if k in known})
+        pending = state.pending_refreshes
+        if not isinstance(pending, list) or not all(isinstance(p, str) for p in pending):
+            raise ValueError("pending_refreshes is not a list of references")
+        return state
     except FileNotFoundError:
         return State()
     except (ValueError, TypeError, OSError) as exc:
         print(
-            f"warning: {path} is unreadable ({exc}); starting with a fresh state", file=sys.stderr
+            f"warning: {path} is unreadable ({exc}); starting with a fresh state "
+            "(it is rewritten at the end of this run)",
+            file=sys.stderr,
         )
         return State()
 
 
 def save_state(state_dir: str | os.PathLike[str], state: State) -> None:
+    """Write state.json atomically (mode 0600)."""
     write_json_atomic(Path(state_dir) / "state.json", dataclasses.asdict(state))

@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
 from gitpuppet.resources import get_type
-from gitpuppet.resources.base import ApplyContext
+from gitpuppet.resources.base import ApplyContext, ResourceType
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
+
+TypeLookup = Callable[[str], ResourceType | None]
+# Called before a resource is converged: (1-based position, number selected, resource).
+BeginHook = Callable[[int, int, Resource], None]
 
 
 @dataclass
@@ -30,13 +34,14 @@ class ApplyOutcome:
 
 
 def exit_code_for(results: list[Result], noop: bool) -> int:
-    """0 converged, 2 changes (or pending with noop), 4 failures, 6 both."""
+    """0 converged, 2 changes (or, with noop, changes pending), 4 failures, 6 both."""
     changed = any(r.status in (Status.CHANGED, Status.WOULD_CHANGE) for r in results)
     failed = any(r.status == Status.FAILED for r in results)
     return (2 if changed else 0) | (4 if failed else 0)
 
 
 def count_results(results: list[Result]) -> dict[str, int]:
+    """Counts for the summary: total, changed, failed, skipped, out_of_sync, restarted, unchanged."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     counts["total"] = len(results)
     for r in results:
@@ -56,19 +61,39 @@ def count_results(results: list[Result]) -> dict[str, int]:
     return counts
 
 
+def resource_tags(res: Resource) -> set[str]:
+    """A resource's tags: its own, plus its type, its class and its define's type."""
+    tags = set(res.tags)
+    tags.add(res.type)
+    if res.klass:
+        tags.add(res.klass)
+    if res.define:
+        tags.add(res.define.split(":", 1)[0])
+    return tags
+
+
 @dataclass
 class _Run:
-    catalog: Catalog
     ctx: ApplyContext
     noop: bool
-    selected: Callable[[Resource], bool]
-    on_result: Callable[[Result], None] | None
+    types: TypeLookup
     persist_pending: Callable[[set[str]], None] | None
     status: dict[Ref, Status] = field(default_factory=dict)
-    due: dict[Ref, list[Ref]] = field(
-        default_factory=dict
-    )  # refresh target -> sources that changed
+    # For a failed or skipped resource: the failed resource at the root of it.
+    cause: dict[Ref, Ref] = field(default_factory=dict)
+    # Refresh target -> the sources that changed ([] for a refresh left over from a past run).
+    due: dict[Ref, list[Ref]] = field(default_factory=dict)
     pending: set[str] = field(default_factory=set)
+
+    def lookup(self, type_name: str) -> ResourceType | None:
+        try:
+            return self.types(type_name)
+        except Exception:  # noqa: BLE001 - a broken type module fails its resources only
+            return None
+
+    def save_pending(self) -> None:
+        if self.persist_pending is not None:
+            self.persist_pending(set(self.pending))
 
 
 def apply_catalog(
@@ -80,55 +105,45 @@ def apply_catalog(
     pending_refreshes: set[str] | frozenset[str] = frozenset(),
     on_result: Callable[[Result], None] | None = None,
     persist_pending: Callable[[set[str]], None] | None = None,
+    on_begin: BeginHook | None = None,
+    types: TypeLookup = get_type,
 ) -> ApplyOutcome:
     """Converge every (selected) resource of `catalog`, in order.
 
     `pending_refreshes` are refreshes left over from an earlier run; `persist_pending` is called
-    with the new set whenever a refresh becomes due, so a run that dies still remembers it.
+    with the new set whenever it changes, so a run that dies still remembers a due refresh.
+    `types` finds a type's implementation (tests pass their own).
     """
     start = time.monotonic()
-    selected = (lambda r: True) if not tags else (lambda r: bool(r.tags & tags))
-    run = _Run(
-        catalog, ctx, noop, selected, on_result, persist_pending, pending=set(pending_refreshes)
-    )
+    run = _Run(ctx, noop, types, persist_pending)
+    in_catalog = {str(r.ref): r.ref for r in catalog.resources}
     for ref_text in pending_refreshes:
-        try:
-            run.due.setdefault(Ref.parse(ref_text), [])
-        except ValueError:
-            continue
+        # A refresh for a resource that left the catalog can never happen: forget it.
+        if ref_text in in_catalog:
+            run.pending.add(ref_text)
+            run.due.setdefault(in_catalog[ref_text], [])
+    if run.pending != set(pending_refreshes):
+        run.save_pending()
     incoming: dict[Ref, list[Ref]] = {}
     refresh_out: dict[Ref, list[Ref]] = {}
     for edge in catalog.edges:
         incoming.setdefault(edge.then, []).append(edge.first)
         if edge.kind == EdgeKind.REFRESH:
             refresh_out.setdefault(edge.first, []).append(edge.then)
+    chosen = [r for r in catalog.resources if not tags or resource_tags(r) & tags]
     results: list[Result] = []
-    for res in catalog.resources:
-        if not selected(res):
-            continue
+    for index, res in enumerate(chosen, 1):
+        if on_begin is not None:
+            on_begin(index, len(chosen), res)
         result = _converge(run, res, incoming.get(res.ref, ()))
-        run.status[res.ref] = result.status
         _deliver_refresh(run, res, result)
+        run.status[res.ref] = result.status
         if result.status == Status.CHANGED:
-            added = False
-            for target in refresh_out.get(res.ref, ()):
-                run.due.setdefault(target, []).append(res.ref)
-                target_type = get_type(target.type)
-                if (
-                    target_type is not None
-                    and target_type.refreshable
-                    and str(target) not in run.pending
-                ):
-                    run.pending.add(str(target))
-                    added = True
-            if added and persist_pending is not None:
-                persist_pending(set(run.pending))
-        elif result.status == Status.WOULD_CHANGE:
-            targets = refresh_out.get(res.ref, ())
-            if targets:
-                result.message = _join(
-                    result.message, "would refresh " + ", ".join(map(str, targets))
-                )
+            _notify(run, res, refresh_out.get(res.ref, ()))
+        elif result.status == Status.WOULD_CHANGE and refresh_out.get(res.ref):
+            # A simulated change triggers no refresh; say which ones a real run would do.
+            targets = ", ".join(map(str, refresh_out[res.ref]))
+            result.message = _join(result.message, f"would refresh {targets}")
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -142,18 +157,39 @@ def apply_catalog(
     )
 
 
+def _notify(run: _Run, source: Resource, targets: Iterable[Ref]) -> None:
+    """`source` changed: make each refresh target due, and remember it until delivered."""
+    added = False
+    for target in targets:
+        run.due.setdefault(target, []).append(source.ref)
+        target_type = run.lookup(target.type)
+        if target_type is not None and target_type.refreshable and str(target) not in run.pending:
+            run.pending.add(str(target))
+            added = True
+    if added:
+        run.save_pending()
+
+
+def _skip_reason(run: _Run, res: Resource, deps: Iterable[Ref]) -> str | None:
+    """Why `res` must be skipped (a dependency failed or was skipped), or None."""
+    for dep in deps:
+        status = run.status.get(dep)
+        if status == Status.FAILED:
+            run.cause[res.ref] = dep
+            return f"skipped: dependency {dep} failed"
+        if status == Status.SKIPPED:
+            root = run.cause.get(dep, dep)
+            run.cause[res.ref] = root
+            return f"skipped: dependency {dep} was skipped ({root} failed)"
+    return None
+
+
 def _converge(run: _Run, res: Resource, deps: Iterable[Ref]) -> Result:
     """current → diff → apply → read again, or skip when a dependency failed."""
-    failed = [d for d in deps if run.status.get(d) in (Status.FAILED, Status.SKIPPED)]
-    if failed:
-        return Result(
-            res.ref,
-            Status.SKIPPED,
-            message=f"skipped: dependency {failed[0]} "
-            f"{'failed' if run.status[failed[0]] == Status.FAILED else 'was skipped'}",
-            resource=res,
-        )
-    rtype = get_type(res.type)
+    reason = _skip_reason(run, res, deps)
+    if reason is not None:
+        return Result(res.ref, Status.SKIPPED, message=reason, resource=res)
+    rtype = run.lookup(res.type)
     if rtype is None:
         return Result(
             res.ref, Status.FAILED, message=f"type '{res.type}' is not supported yet", resource=res
@@ -174,9 +210,7 @@ def _converge(run: _Run, res: Resource, deps: Iterable[Ref]) -> Result:
                     left = rtype.diff(rtype.current(res, run.ctx), res, run.ctx)
                     if left:
                         result.status = Status.FAILED
-                        result.message = (
-                            "did not converge: " + ", ".join(c.attr for c in left) + " still differ"
-                        )
+                        result.message = "did not converge: " + ", ".join(c.attr for c in left)
     except ApplyError as exc:
         result.status = Status.FAILED
         result.message = str(exc)
@@ -193,9 +227,12 @@ def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
     if res.ref not in run.due:
         return
     sources = run.due.pop(res.ref)
-    rtype = get_type(res.type)
+    key = str(res.ref)
+    rtype = run.lookup(res.type)
     if rtype is None or not rtype.refreshable:
-        run.pending.discard(str(res.ref))
+        if key in run.pending:
+            run.pending.discard(key)
+            run.save_pending()
         return
     why = (
         f" (notified by {', '.join(map(str, sources))})"
@@ -204,10 +241,12 @@ def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
     )
     if result.status == Status.CHANGED:
         # Started or run by this very run: a refresh on top would restart it twice.
-        run.pending.discard(str(res.ref))
+        run.pending.discard(key)
+        run.save_pending()
         return
     if result.status in (Status.FAILED, Status.SKIPPED):
-        return  # stays pending for the next run
+        result.message = _join(result.message, "refresh stays pending")
+        return
     if run.noop or res.noop:
         result.message = _join(result.message, "would refresh" + why)
         if result.status == Status.UNCHANGED:
@@ -220,17 +259,16 @@ def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
         result.refreshed = True
         result.status = Status.CHANGED
         result.message = _join(result.message, (message or "refreshed") + why)
-        run.pending.discard(str(res.ref))
+        run.pending.discard(key)
+        run.save_pending()
     except ApplyError as exc:
         result.status = Status.FAILED
         result.message = f"refresh failed: {exc}"
         result.output = exc.output
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - as in _converge
         result.status = Status.FAILED
         result.message = f"refresh failed: {type(exc).__name__}: {exc}"
     result.seconds += time.monotonic() - t0
-    if result.status == Status.CHANGED and run.persist_pending is not None:
-        run.persist_pending(set(run.pending))
 
 
 def _join(a: str, b: str) -> str:

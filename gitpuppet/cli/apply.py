@@ -49,10 +49,13 @@ def command(
     environment: str | None,
     as_json: bool,
 ) -> None:
+    """Compile and converge; exit code per SPEC §4.1 (1 on a compile error, nothing changed)."""
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.session import apply_tree
 
     start = time.monotonic()
+    if path and repo and path != repo:
+        app.abort(f"PATH ({path}) and --repo ({repo}) disagree: give one of them")
     tree = open_tree(app, path or repo)
     facts = load_facts(facts_file)
     name = node_name(node, facts, app.config_path)
@@ -70,6 +73,7 @@ def command(
         want_diff=show_diff or as_json,
         environment=environment,
         on_result=None if as_json else printer.on_result,
+        on_begin=None if as_json else printer.on_begin,
     )
     if as_json:
         assert run.report_path is not None
@@ -86,8 +90,7 @@ def _state_dir(app: App) -> str:
     if Path(app.config_path).is_file():
         try:
             from gitpuppet.config import load_config
-
-            return str(load_config(app.config_path).state_dir)
-        except ImportError:
-            pass
+        except ImportError:  # the agent config is not built yet
+            return DEFAULT_STATE_DIR
+        return str(load_config(app.config_path).state_dir)
     return DEFAULT_STATE_DIR

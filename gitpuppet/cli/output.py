@@ -3,14 +3,17 @@ a summary line; colour and progress only on a terminal; plain lines under system
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from typing import TextIO
 
 import click
 
-from gitpuppet.model import Result, Status
+from gitpuppet.model import Resource, Result, Status
 
-PROGRESS_AFTER = 2.0
+PROGRESS_AFTER = 2.0  # seconds: shorter runs finish before a progress line would help
+OUTPUT_LINES = 10  # lines of a failed command's output shown; the report keeps all of it
 _COLOURS = {
     Status.CHANGED: "green",
     Status.WOULD_CHANGE: "cyan",
@@ -19,8 +22,12 @@ _COLOURS = {
 }
 
 
+def _colour_ok(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
 class RunPrinter:
-    """Prints results as they come (`on_result`) and the summary at the end."""
+    """Prints results as they come (`on_result`), progress (`on_begin`), and the summary."""
 
     def __init__(
         self,
@@ -28,89 +35,107 @@ class RunPrinter:
         quiet: bool = False,
         verbose: int = 0,
         show_diff: bool = False,
-        total: int = 0,
         noop: bool = False,
+        progress_after: float = PROGRESS_AFTER,
     ) -> None:
         self.quiet = quiet
         self.verbose = verbose
         self.show_diff = show_diff
-        self.total = total
         self.noop = noop
-        self.tty = sys.stdout.isatty()
-        self.err_tty = sys.stderr.isatty()
+        self.colour = _colour_ok(sys.stdout)
+        # Progress goes to stderr and only to a terminal: never into a journal or a pipe.
+        self.progress = sys.stderr.isatty() and not quiet
+        self.progress_after = progress_after
         self.start = time.monotonic()
-        self.done = 0
         self._progress_shown = False
 
     def _style(self, text: str, status: Status) -> str:
-        return click.style(text, fg=_COLOURS.get(status)) if self.tty else text
+        return click.style(text, fg=_COLOURS.get(status)) if self.colour else text
+
+    def on_begin(self, index: int, total: int, res: Resource) -> None:
+        """Before a resource: a single updating line on stderr once the run is past ~2 s."""
+        if not self.progress or time.monotonic() - self.start < self.progress_after:
+            return
+        self._progress_shown = True
+        width = max(20, _terminal_width() - 20)
+        ref = str(res.ref)
+        if len(ref) > width:
+            ref = "…" + ref[-(width - 1) :]
+        sys.stderr.write(f"\r\033[K[{index}/{total}] {ref}")
+        sys.stderr.flush()
 
     def on_result(self, r: Result) -> None:
-        self.done += 1
-        self._progress()
+        """After a resource: its line (unless unchanged), command output, and diffs."""
         if r.status == Status.UNCHANGED and not self.verbose:
             return
         if self.quiet and r.status != Status.FAILED:
             return
         self._clear_progress()
         click.echo(self._style(line_for(r), r.status))
-        if r.status == Status.FAILED and r.output:
-            for text in r.output.strip().splitlines()[-10:]:
+        sensitive = bool(r.resource and r.resource.sensitive)
+        if r.status == Status.FAILED and r.output and not sensitive:
+            lines = r.output.strip().splitlines()
+            for text in lines[:OUTPUT_LINES]:
                 click.echo(f"    | {text}")
-        if self.show_diff:
+            if len(lines) > OUTPUT_LINES:
+                click.echo(f"    | … {len(lines) - OUTPUT_LINES} more lines in the report")
+        if self.show_diff and not sensitive:
             for c in r.changes:
                 if c.diff and not c.redacted:
                     click.echo(c.diff.rstrip("\n"))
-
-    def _progress(self) -> None:
-        if not self.err_tty or not self.total:
-            return
-        if time.monotonic() - self.start < PROGRESS_AFTER:
-            return
-        self._progress_shown = True
-        sys.stderr.write(f"\r[{self.done}/{self.total}] applying…")
-        sys.stderr.flush()
 
     def _clear_progress(self) -> None:
         if self._progress_shown:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+            self._progress_shown = False
 
     def summary(
         self, node: str, counts: dict[str, int], seconds: float, exit_code: int, extra: str = ""
     ) -> None:
+        """`web01: 3 changed, 1 failed, 2 skipped, 120 unchanged in 0.41 s (noop)`."""
         self._clear_progress()
         if self.quiet and exit_code in (0, 2):
             return
-        changed_word = "would change" if self.noop else "changed"
-        parts = [f"{counts.get('out_of_sync' if self.noop else 'changed', 0)} {changed_word}"]
-        for key in ("failed", "skipped"):
-            if counts.get(key):
-                parts.append(f"{counts[key]} {key}")
-        if counts.get("restarted"):
-            parts.append(f"{counts['restarted']} refreshed")
-        parts.append(f"{counts.get('unchanged', 0)} unchanged")
-        text = (
-            f"{node}: {', '.join(parts)} in {seconds:.2f} s{' (noop)' if self.noop else ''}{extra}"
-        )
+        text = summary_line(node, counts, seconds, self.noop) + extra
         colour = "red" if exit_code & 4 else ("green" if exit_code == 0 else None)
-        click.echo(click.style(text, fg=colour, bold=True) if self.tty else text)
+        click.echo(click.style(text, fg=colour, bold=True) if self.colour else text)
+
+
+def summary_line(node: str, counts: dict[str, int], seconds: float, noop: bool) -> str:
+    """The last line of a run's output."""
+    if noop:
+        parts = [f"{counts.get('out_of_sync', 0)} would change"]
+    else:
+        parts = [f"{counts.get('changed', 0)} changed"]
+    for key in ("failed", "skipped"):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {key}")
+    if counts.get("restarted"):
+        parts.append(f"{counts['restarted']} refreshed")
+    parts.append(f"{counts.get('unchanged', 0)} unchanged")
+    return f"{node}: {', '.join(parts)} in {seconds:.2f} s{' (noop)' if noop else ''}"
 
 
 def line_for(r: Result) -> str:
     """`file:/etc/motd: content changed`, `…: would change content, mode`, `…: failed: why`."""
     attrs = ", ".join(c.attr for c in r.changes)
     if r.status == Status.CHANGED:
-        text = f"{r.ref}: {attrs} changed" if attrs else f"{r.ref}: changed"
         if r.refreshed and not attrs:
-            text = f"{r.ref}: {r.message}"
-        elif r.message:
-            text += f" ({r.message})"
-        return text
+            return f"{r.ref}: {r.message}"
+        text = f"{r.ref}: {attrs} changed" if attrs else f"{r.ref}: changed"
+        return text + (f" ({r.message})" if r.message else "")
     if r.status == Status.WOULD_CHANGE:
         return f"{r.ref}: would change {attrs}" + (f" ({r.message})" if r.message else "")
     if r.status == Status.FAILED:
         return f"{r.ref}: failed: {r.message}"
     if r.status == Status.SKIPPED:
         return f"{r.ref}: {r.message}"
-    return f"{r.ref}: unchanged"
+    return f"{r.ref}: unchanged" + (f" ({r.message})" if r.message else "")
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        return 80
