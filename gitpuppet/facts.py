@@ -21,6 +21,30 @@ from gitpuppet.errors import GitpuppetError
 log = logging.getLogger(__name__)
 
 EXTERNAL_TIMEOUT = 10.0
+# os-release ID -> os.name, as Puppet users know them; others use NAME's first word.
+OS_NAMES = {
+    "debian": "Debian",
+    "ubuntu": "Ubuntu",
+    "rhel": "RedHat",
+    "centos": "CentOS",
+    "rocky": "Rocky",
+    "almalinux": "AlmaLinux",
+    "fedora": "Fedora",
+    "ol": "OracleLinux",
+    "amzn": "Amazon",
+    "alpine": "Alpine",
+    "arch": "Archlinux",
+    "sles": "SLES",
+    "opensuse-leap": "openSUSE",
+    "opensuse-tumbleweed": "openSUSE",
+}
+DEBIAN_ARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "armhf",
+    "i686": "i386",
+    "ppc64le": "ppc64el",
+}
 FAMILIES = {
     "debian": "Debian",
     "ubuntu": "Debian",
@@ -53,7 +77,7 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 
 def os_facts(release: dict[str, str], machine: str) -> dict[str, Any]:
-    """The `os` fact from parsed os-release fields."""
+    """The `os` fact from parsed os-release fields and the machine type (uname -m)."""
     ident = release.get("ID", "linux").lower()
     family = FAMILIES.get(ident)
     if family is None:
@@ -64,14 +88,20 @@ def os_facts(release: dict[str, str], machine: str) -> dict[str, Any]:
     full = release.get("VERSION_ID", "")
     codename = release.get("VERSION_CODENAME") or release.get("UBUNTU_CODENAME") or ""
     if not codename and "(" in release.get("VERSION", ""):
-        codename = release["VERSION"].split("(", 1)[1].split(")", 1)[0].split()[0].lower()
+        # "9.4 (Blue Onyx)", "10 (buster)": the words in brackets are the release's name.
+        codename = release["VERSION"].split("(", 1)[1].split(")", 1)[0].strip()
+    first_word = release.get("NAME", "").split()[:1]
+    family = family or ident.capitalize()
+    # Debian-family tools name architectures their own way (amd64, arm64): use those there,
+    # as `dpkg --print-architecture` and Facter do; elsewhere the kernel's name (x86_64).
+    arch = DEBIAN_ARCH.get(machine, machine) if family == "Debian" else machine
     return {
-        "name": release.get("NAME", "Linux").split()[0] if release.get("NAME") else "Linux",
+        "name": OS_NAMES.get(ident) or (first_word[0] if first_word else "Linux"),
         "id": ident,
-        "family": family or ident.capitalize(),
+        "family": family,
         "release": {"full": full, "major": full.split(".")[0] if full else ""},
         "codename": codename,
-        "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
+        "architecture": arch,
         "hardware": machine,
     }
 

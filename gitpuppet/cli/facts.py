@@ -36,12 +36,17 @@ def command(app: App, facts_file: str | None, facts_d: str | None, as_json: bool
 
 
 def format_facts(facts: dict[str, Any]) -> str:
-    """Nested, sorted, readable: the YAML a person would write by hand."""
+    """Nested, sorted, readable: the YAML a person would write by hand (lists indented)."""
     import yaml
+
+    class IndentedDumper(yaml.SafeDumper):
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            # PyYAML puts a list's dashes level with its key; indent them under it instead.
+            super().increase_indent(flow, False)
 
     return yaml.dump(
         facts,
-        Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+        Dumper=IndentedDumper,
         default_flow_style=False,
         sort_keys=True,
         allow_unicode=True,
