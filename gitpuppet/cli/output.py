@@ -136,6 +136,7 @@ def line_for(r: Result) -> str:
 
 def _terminal_width() -> int:
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
+        # A terminal that never had its size set reports 0 columns.
+        return os.get_terminal_size(sys.stderr.fileno()).columns or 80
     except OSError:
         return 80
