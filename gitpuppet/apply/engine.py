@@ -84,6 +84,15 @@ class _Run:
     # Refresh target -> the sources that changed ([] for a refresh left over from a past run).
     due: dict[Ref, list[Ref]] = field(default_factory=dict)
     pending: set[str] = field(default_factory=set)
+    quiet_hooks: bool = False
+
+    def call_hook(self, hook: Callable[..., None], *args: object) -> None:
+        # Output going away (`| head`, a closed terminal) must not leave a machine half
+        # converged: stop printing and finish the run; the report still gets everything.
+        try:
+            hook(*args)
+        except OSError:
+            self.quiet_hooks = True
 
     def lookup(self, type_name: str) -> ResourceType | None:
         try:
@@ -133,8 +142,8 @@ def apply_catalog(
     chosen = [r for r in catalog.resources if not tags or resource_tags(r) & tags]
     results: list[Result] = []
     for index, res in enumerate(chosen, 1):
-        if on_begin is not None:
-            on_begin(index, len(chosen), res)
+        if on_begin is not None and not run.quiet_hooks:
+            run.call_hook(on_begin, index, len(chosen), res)
         result = _converge(run, res, incoming.get(res.ref, ()))
         _deliver_refresh(run, res, result)
         run.status[res.ref] = result.status
@@ -145,8 +154,8 @@ def apply_catalog(
             targets = ", ".join(map(str, refresh_out[res.ref]))
             result.message = _join(result.message, f"would refresh {targets}")
         results.append(result)
-        if on_result is not None:
-            on_result(result)
+        if on_result is not None and not run.quiet_hooks:
+            run.call_hook(on_result, result)
     return ApplyOutcome(
         results,
         run.pending,

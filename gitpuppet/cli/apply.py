@@ -63,18 +63,21 @@ def command(
     printer = RunPrinter(
         quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
     )
-    run = apply_tree(
-        tree,
-        node=name,
-        facts=facts,
-        state_dir=state_dir or _state_dir(app),
-        noop=noop,
-        tags=tag_set,
-        want_diff=show_diff or as_json,
-        environment=environment,
-        on_result=None if as_json else printer.on_result,
-        on_begin=None if as_json else printer.on_begin,
-    )
+    try:
+        run = apply_tree(
+            tree,
+            node=name,
+            facts=facts,
+            state_dir=state_dir or _state_dir(app),
+            noop=noop,
+            tags=tag_set,
+            want_diff=show_diff or as_json,
+            environment=environment,
+            on_result=None if as_json else printer.on_result,
+            on_begin=None if as_json else printer.on_begin,
+        )
+    finally:
+        printer.stop_progress()  # an error message must not land on a progress line
     if as_json:
         assert run.report_path is not None
         app.out(run.report_path.read_text().rstrip())

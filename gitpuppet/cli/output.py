@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -48,21 +49,45 @@ class RunPrinter:
         self.progress_after = progress_after
         self.start = time.monotonic()
         self._progress_shown = False
+        # The ticker thread and the main thread both write to the terminal: one at a time.
+        self._lock = threading.Lock()
+        self._current: tuple[int, int, str, float] | None = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def _style(self, text: str, status: Status) -> str:
         return click.style(text, fg=_COLOURS.get(status)) if self.colour else text
 
     def on_begin(self, index: int, total: int, res: Resource) -> None:
         """Before a resource: a single updating line on stderr once the run is past ~2 s."""
-        if not self.progress or time.monotonic() - self.start < self.progress_after:
+        if not self.progress:
             return
-        self._progress_shown = True
-        width = max(20, _terminal_width() - 20)
-        ref = str(res.ref)
+        with self._lock:
+            self._current = (index, total, str(res.ref), time.monotonic())
+            self._draw()
+        if self._ticker is None:
+            # A single slow resource (an exec running for a minute) still shows it is alive.
+            self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                self._draw()
+
+    def _draw(self) -> None:
+        """Write the progress line (the caller holds the lock)."""
+        now = time.monotonic()
+        if self._current is None or now - self.start < self.progress_after:
+            return
+        index, total, ref, since = self._current
+        elapsed = f" ({now - since:.0f} s)" if now - since >= 2 else ""
+        width = max(20, _terminal_width() - 16 - len(elapsed))
         if len(ref) > width:
             ref = "…" + ref[-(width - 1) :]
-        sys.stderr.write(f"\r\033[K[{index}/{total}] {ref}")
+        sys.stderr.write(f"\r\033[K[{index}/{total}] {ref}{elapsed}")
         sys.stderr.flush()
+        self._progress_shown = True
 
     def on_result(self, r: Result) -> None:
         """After a resource: its line (unless unchanged), command output, and diffs."""
@@ -70,6 +95,10 @@ class RunPrinter:
             return
         if self.quiet and r.status != Status.FAILED:
             return
+        with self._lock:
+            self._print_result(r)
+
+    def _print_result(self, r: Result) -> None:
         self._clear_progress()
         click.echo(self._style(line_for(r), r.status))
         sensitive = bool(r.resource and r.resource.sensitive)
@@ -84,6 +113,15 @@ class RunPrinter:
                 if c.diff and not c.redacted:
                     click.echo(c.diff.rstrip("\n"))
 
+    def stop_progress(self) -> None:
+        """End the progress line (before the summary, or when the run ends early)."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        with self._lock:
+            self._current = None
+            self._clear_progress()
+
     def _clear_progress(self) -> None:
         if self._progress_shown:
             sys.stderr.write("\r\033[K")
@@ -94,7 +132,7 @@ class RunPrinter:
         self, node: str, counts: dict[str, int], seconds: float, exit_code: int, extra: str = ""
     ) -> None:
         """`web01: 3 changed, 1 failed, 2 skipped, 120 unchanged in 0.41 s (noop)`."""
-        self._clear_progress()
+        self.stop_progress()
         if self.quiet and exit_code in (0, 2):
             return
         text = summary_line(node, counts, seconds, self.noop) + extra

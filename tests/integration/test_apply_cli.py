@@ -354,7 +354,7 @@ def test_progress_line_on_a_terminal_for_a_long_run(env: tuple[Path, Path, Path]
     root, repo, state = env
     make_repo(
         repo,
-        f"- exec: sleep 2.2\n- file: {root}/a\n  content: a\n  require: exec:sleep 2.2\n",
+        f"- exec: sleep 3\n- file: {root}/a\n  content: a\n  require: exec:sleep 3\n",
     )
     master, slave = pty.openpty()
     proc = subprocess.Popen(
@@ -377,6 +377,8 @@ def test_progress_line_on_a_terminal_for_a_long_run(env: tuple[Path, Path, Path]
         err += chunk
     os.close(master)
     assert proc.returncode == 2
-    assert re.search(rb"\r\x1b\[K\[2/2\] \S*/root/a\r", err), err  # the updating line
+    # A slow resource shows how long it has been running; the next one replaces the line.
+    assert b"\r\x1b[K[1/2] exec:sleep 3 (2 s)" in err, err
+    assert re.search(rb"\r\x1b\[K\[2/2\] \S*/root/a\r", err), err
     assert err.endswith(b"\r\x1b[K")  # cleared before the summary
     assert "\x1b[" not in stdout  # stdout is a pipe: no colour there

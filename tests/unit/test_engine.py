@@ -375,3 +375,15 @@ def test_counts() -> None:
         "restarted": 1,
         "unchanged": 1,
     }
+
+
+def test_output_going_away_does_not_stop_the_run(run, mem) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+
+    def printer(res: Result) -> None:
+        calls.append(res.ref.title)
+        raise BrokenPipeError  # `gitpuppet apply | head -1`
+
+    out = run([r("a"), r("b"), r("c")], on_result=printer)
+    assert calls == ["a"] and mem.store == {"a": "v", "b": "v", "c": "v"}
+    assert len(out.results) == 3
