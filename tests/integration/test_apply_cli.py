@@ -382,3 +382,67 @@ def test_progress_line_on_a_terminal_for_a_long_run(env: tuple[Path, Path, Path]
     assert re.search(rb"\r\x1b\[K\[2/2\] \S*/root/a\r", err), err
     assert err.endswith(b"\r\x1b[K")  # cleared before the summary
     assert "\x1b[" not in stdout  # stdout is a pipe: no colour there
+
+
+def test_refresh_due_when_the_run_is_killed_happens_next_run(env: tuple[Path, Path, Path]) -> None:
+    root, repo, state = env
+    make_repo(
+        repo,
+        f"""\
+        - file: {root}/conf
+          content: v1
+          notify: exec:reload
+        - exec: sleep 60
+          unless: test -e {root}/go
+          require: file:{root}/conf
+        - exec: reload
+          command: "echo reload >> {root}/reloads"
+          shell: true
+          refreshonly: true
+          require: exec:sleep 60
+        """,
+    )
+    argv = [sys.executable, "-m", "gitpuppet.cli", "apply", str(repo), "--node", "t.example.com",
+            "--facts", str(repo.parent / "facts.json"), "--state-dir", str(state)]  # fmt: skip
+    env_ = {**os.environ, "GITPUPPET_CONFIG": "/nonexistent"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.05)
+            try:
+                children = [
+                    int(c)
+                    for task in Path(f"/proc/{proc.pid}/task").iterdir()
+                    for c in (task / "children").read_text().split()
+                ]
+            except OSError:  # a thread ended while we looked
+                continue
+            # The unless guard runs first; wait for the sleep itself.
+            children = [c for c in children if "sleep 60" in _cmdline(c)]
+        assert children, "the run never reached `sleep 60`"
+        assert (root / "conf").read_text() == "v1"
+    finally:
+        proc.kill()  # SIGKILL: no cleanup of any kind in the run
+        proc.communicate(timeout=30)
+        for child in children:
+            try:
+                os.kill(child, 9)
+            except ProcessLookupError:
+                pass
+    saved = json.loads((state / "state.json").read_text())
+    assert saved["pending_refreshes"] == ["exec:reload"]
+    assert not (state / "reports").exists() or not list((state / "reports").iterdir())
+    (root / "go").write_text("")
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env_)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "exec:reload: ran on refresh (left over from an earlier run)" in second.stdout
+    assert (root / "reloads").read_text() == "reload\n"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
