@@ -118,8 +118,9 @@ def list_reports(
     for p in paths:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a report being pruned, or damaged: the others still count
+        if isinstance(data, dict):
             data["_path"] = str(p)
             out.append(data)
-        except (OSError, ValueError):
-            continue
     return out

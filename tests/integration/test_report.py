@@ -228,3 +228,27 @@ def test_report_command_without_reports(tmp_path: Path) -> None:
         env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml"},
     )
     assert proc.exit_code == 0 and "no reports yet" in proc.stderr
+
+
+def test_damaged_reports_are_passed_over(env: tuple[Path, Path, Path]) -> None:
+    root, repo, state = env
+    make_repo(repo, f"- file: {root}/a\n  content: a\n")
+    good = run(repo, state).report_path
+    (state / "reports/29991231T000000.000000Z-local.json").write_text("[1, 2]")
+    (state / "reports/29991231T000001.000000Z-local.json").write_text("{truncated")
+    assert [r["_path"] for r in list_reports(state)] == [str(good)]
+    proc = CliRunner().invoke(
+        cli,
+        ["report", "--state-dir", str(state)],
+        env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml"},
+    )
+    assert proc.exit_code == 0 and proc.stdout.count("\n") == 1
+
+
+def test_report_last_must_be_positive(tmp_path: Path) -> None:
+    proc = CliRunner().invoke(
+        cli,
+        ["report", "--state-dir", str(tmp_path), "--last", "0"],
+        env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml"},
+    )
+    assert proc.exit_code == 2 and "--last" in proc.output
