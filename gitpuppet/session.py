@@ -15,6 +15,7 @@ from typing import Any
 from gitpuppet.apply.engine import ApplyOutcome, BeginHook, apply_catalog
 from gitpuppet.compile import compile_catalog
 from gitpuppet.compile.source import SourceTree
+from gitpuppet.errors import GitpuppetError
 from gitpuppet.model import Catalog, Result
 from gitpuppet.report import RESULT_NAMES, build_report, write_report
 from gitpuppet.resources.base import ApplyContext
@@ -45,8 +46,16 @@ class RunOutcome:
 def prepare_state_dir(state_dir: str | os.PathLike[str]) -> Path:
     """Create the state dir (0755: the summary is for monitoring; backups/ inside is 0700)."""
     path = Path(state_dir)
-    path.mkdir(parents=True, exist_ok=True, mode=0o755)
-    (path / "backups").mkdir(exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o755)
+        (path / "backups").mkdir(exist_ok=True, mode=0o700)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise GitpuppetError(
+            f"cannot use the state dir {path}: {exc.strerror or exc}",
+            "run as root, or give a writable --state-dir",
+        ) from exc
     return path
 
 

@@ -252,3 +252,12 @@ def test_report_last_must_be_positive(tmp_path: Path) -> None:
         env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml"},
     )
     assert proc.exit_code == 2 and "--last" in proc.output
+
+
+def test_unusable_state_dir_is_a_message_and_changes_nothing(env: tuple[Path, Path, Path]) -> None:
+    root, repo, state = env
+    state.write_text("a file, not a directory")
+    make_repo(repo, f"- file: {root}/a\n  content: a\n")
+    with pytest.raises(GitpuppetError, match=f"cannot use the state dir {state}"):
+        run(repo, state)
+    assert not (root / "a").exists()
