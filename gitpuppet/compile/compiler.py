@@ -145,7 +145,9 @@ class Compiler:
             "classes": class_names,
             "environment": self.environment or "",
         }
-        scope: dict[str, Any] = {"facts": self.facts, "node": node}
+        # Jinja's globals (range, dict, namespace …) travel in every scope, so a render needs
+        # no merge of its own.
+        scope: dict[str, Any] = {**self.templates.env.globals, "facts": self.facts, "node": node}
         settings = load_settings(self.yaml)
         self.data = DataStore(
             self.yaml, self.templates, settings.hierarchy, settings.hierarchy_pos, scope
@@ -210,7 +212,12 @@ class Compiler:
         params = self.resolve_params(body, given, given_pos, f"class '{name}'", lookup_prefix=name)
         info = _ClassInfo(name, pos, params)
         self.classes[name] = info
-        scope = {**self.base_scope["node"]["vars"], **params, **self._fixed(self.base_scope)}
+        scope = {
+            **self.templates.env.globals,
+            **self.base_scope["node"]["vars"],
+            **params,
+            **self._fixed(self.base_scope),
+        }
         for inc, inc_pos in _names(body, "include", scope, self.templates):
             self.declare_class(inc, inc_pos, chain + [name])
         # A class's container only holds its own resources (and its defines'), not its includes'.
@@ -515,6 +522,7 @@ class Compiler:
         self.containers[ref] = []
         self.container_pos[ref] = pos
         scope = {
+            **self.templates.env.globals,
             **self.base_scope["node"]["vars"],
             **params,
             "title": title,

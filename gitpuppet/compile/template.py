@@ -68,6 +68,8 @@ class Templates:
 
     def _with_globals(self, scope: Mapping[str, Any]) -> dict[str, Any]:
         """The scope with Jinja's globals (range, dict, namespace …) under it."""
+        if "range" in scope and "facts" in scope:
+            return scope  # type: ignore[return-value]  # the compiler's scopes carry them
         return {**self.env.globals, **scope}
 
     def _render(self, template: jinja2.Template, scope: Mapping[str, Any]) -> str:
