@@ -1,0 +1,198 @@
+"""One agent run (SPEC §7.2): lock, disabled?, splay, fetch, choose, verify, compile+apply, record.
+
+Whatever goes wrong upstream (server gone, clone broken, bad signature, compile error in the new
+commit), the machine is converged to the last good commit and the exit code carries 4.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitpuppet.agent.disable import RunDisabled, disabled
+from gitpuppet.agent.gitsync import FetchError, FetchResult, LocalNodeRepo, verify_signature
+from gitpuppet.agent.lock import run_lock
+from gitpuppet.agent.splay import mirror_start, splay_delay
+from gitpuppet.config import AgentConfig
+from gitpuppet.errors import GitpuppetError
+from gitpuppet.model import Result
+from gitpuppet.session import RunOutcome, apply_tree
+from gitpuppet.state import load_state
+
+FALLBACK = 4  # SPEC §4.1: pull/verification failed, the last good commit was applied
+
+
+class NothingApplied(GitpuppetError):
+    """No commit could be applied (no clone, no good commit, compile error): exit 1."""
+
+
+@dataclass
+class AgentRun:
+    """What `run_once` did: the exit code, the commit applied and why it was that one."""
+
+    exit_code: int
+    commit: str | None
+    node: str
+    messages: list[str] = field(default_factory=list)
+    outcome: RunOutcome | None = None
+    fetch: FetchResult | None = None
+    fell_back: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Counts by status of the apply (empty when nothing was applied)."""
+        return self.outcome.counts if self.outcome else {}
+
+
+@dataclass
+class Pulled:
+    """The outcome of fetch + choose + verify: the commit to apply (or None) and why."""
+
+    node: str
+    candidate: str | None
+    head: str | None
+    fetch: FetchResult | None
+    messages: list[str] = field(default_factory=list)
+
+
+def repo_path(config: AgentConfig) -> Path:
+    """Where the node's own clone lives."""
+    return Path(config.state_dir) / "repo.git"
+
+
+def open_node_repo(config: AgentConfig) -> LocalNodeRepo:
+    """The node's clone under state_dir, set up from the config."""
+    if not config.repo:
+        where = config.source or "the agent config"
+        raise NothingApplied(f"{where}: no 'repo' is configured", "add repo: URL, or bootstrap")
+    return LocalNodeRepo(
+        repo_path(config), config.repo, config.branch, config.ssh_key, config.known_hosts
+    )
+
+
+def choose_commit(repo: LocalNodeRepo, head: str, node: str, config: AgentConfig) -> str:
+    """The commit this node may apply: the branch head (the rollout of SPEC §10 plugs in here)."""
+    return head
+
+
+def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
+    """The node name: from the config, else the FQDN fact."""
+    from gitpuppet.facts import node_name_default
+
+    name = config.node_name or node_name_default(facts)
+    if not name:
+        raise NothingApplied("cannot tell this node's name", "set node_name in the agent config")
+    return name
+
+
+def pull(repo: LocalNodeRepo, config: AgentConfig, node: str) -> Pulled:
+    """Fetch, choose and verify; a failure is a message and a None candidate, never a raise."""
+    messages: list[str] = []
+    try:
+        fetched: FetchResult | None = repo.fetch(start=mirror_start(node, len(config.repo)))
+    except FetchError as exc:
+        return Pulled(node, None, None, None, [str(exc)])
+    assert fetched is not None
+    messages.extend(f"fetch: {e}" for e in fetched.errors)
+    candidate = choose_commit(repo, fetched.head, node, config)
+    if config.verify_allowed_signers is not None:
+        check = verify_signature(repo.repo, candidate, config.verify_allowed_signers)
+        if not check.ok:
+            messages.append(f"commit {candidate[:12]} not applied: {check.reason}")
+            return Pulled(node, None, fetched.head, fetched, messages)
+    return Pulled(node, candidate, fetched.head, fetched, messages)
+
+
+def run_once(
+    config: AgentConfig,
+    *,
+    noop: bool = False,
+    now: bool = False,
+    facts: dict[str, Any] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+    on_begin: Any = None,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> AgentRun:
+    """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1)."""
+    with run_lock(config.lock_file):
+        off = disabled(config.state_dir)
+        if off is not None:
+            raise RunDisabled(f"runs are {off.describe()}", "`gitpuppet enable` allows them again")
+        if facts is None:
+            from gitpuppet.facts import gather_facts
+
+            facts = gather_facts(facts_d=config.facts_d)
+        node = resolve_node(config, facts)
+        if not now:
+            sleep(splay_delay(node, config.splay))
+        repo = open_node_repo(config)
+        pulled = pull(repo, config, node)
+        return _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
+
+
+def _apply_chosen(
+    config: AgentConfig,
+    repo: LocalNodeRepo,
+    pulled: Pulled,
+    facts: dict[str, Any],
+    noop: bool,
+    on_result: Callable[[Result], None] | None,
+    on_begin: Any,
+) -> AgentRun:
+    """Apply the pulled candidate; on trouble, the last good commit with exit code 4."""
+    messages = list(pulled.messages)
+    state = load_state(config.state_dir)
+    fallback = state.last_good_commit or state.applied_commit
+
+    def apply(commit: str, extra: int) -> RunOutcome:
+        return apply_tree(
+            repo.tree(commit),
+            node=pulled.node,
+            facts=facts,
+            state_dir=config.state_dir,
+            noop=noop,
+            commit=commit,
+            environment=config.branch,
+            on_result=on_result,
+            on_begin=on_begin,
+            reports_keep=config.reports_keep,
+            messages=messages,
+            extra_exit=extra,
+        )
+
+    candidate = pulled.candidate
+    if candidate is not None:
+        try:
+            outcome = apply(candidate, 0)
+            _mark(repo, candidate, outcome, noop)
+            return AgentRun(
+                outcome.exit_code, candidate, pulled.node, messages, outcome, pulled.fetch
+            )
+        except GitpuppetError as exc:
+            messages.append(f"commit {candidate[:12]} does not compile: {exc}")
+            if fallback == candidate:
+                fallback = None
+    if fallback is None:
+        raise NothingApplied(
+            "; ".join(messages) or "nothing to apply",
+            "no commit has ever been applied here, so there is nothing to fall back to",
+        )
+    messages.append(f"applied the last good commit {fallback[:12]} instead")
+    try:
+        outcome = apply(fallback, FALLBACK)
+    except GitpuppetError as exc:
+        raise NothingApplied(f"{'; '.join(messages)}; and it failed too: {exc}") from None
+    _mark(repo, fallback, outcome, noop)
+    return AgentRun(outcome.exit_code, fallback, pulled.node, messages, outcome, pulled.fetch, True)
+
+
+def _mark(repo: LocalNodeRepo, commit: str, outcome: RunOutcome, noop: bool) -> None:
+    """Keep the applied and last good commits as refs (state.json has them too)."""
+    if noop:
+        return
+    repo.mark("applied", commit)
+    if not outcome.counts.get("failed"):
+        repo.mark("last-good", commit)
