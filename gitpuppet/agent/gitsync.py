@@ -82,7 +82,12 @@ class GitTree:
         obj = self._entry(path)
         if not isinstance(obj, pygit2.Blob):
             raise FileNotFoundError(path)
-        return obj.data
+        try:
+            return obj.data
+        except (pygit2.GitError, KeyError) as exc:
+            raise GitpuppetError(
+                f"{self.label}: {path} cannot be read from the clone: {exc}"
+            ) from None
 
     def is_file(self, path: str) -> bool:
         return isinstance(self._entry(path), pygit2.Blob)
@@ -184,12 +189,14 @@ class LocalNodeRepo:
             try:
                 remote = repo.remotes.create_anonymous(url)
                 remote.fetch([refspec], callbacks=_Callbacks(self.ssh_key))
-                head = str(repo.references[self.tracking_ref].target)
-                GitTree(repo, head).walk_files("")  # every object of the tree is readable
+                ref = repo.references.get(self.tracking_ref)
+                if ref is None:
+                    errors.append(f"{_safe(url)}: no branch '{self.branch}'")
+                    continue
+                head = str(ref.target)
+                _check_readable(repo, head)
                 return FetchResult(head, url, errors)
-            except KeyError:
-                errors.append(f"{_safe(url)}: no branch '{self.branch}'")
-            except (pygit2.GitError, GitpuppetError, OSError, ValueError) as exc:
+            except (pygit2.GitError, GitpuppetError, OSError, ValueError, KeyError) as exc:
                 errors.append(f"{_safe(url)}: {str(exc).strip() or type(exc).__name__}")
         raise FetchError(errors)
 
@@ -248,6 +255,23 @@ class LocalNodeRepo:
         """First line of the commit message (for `pull`)."""
         commit = self.repo.get(commit_id)
         return commit.message.splitlines()[0] if isinstance(commit, pygit2.Commit) else ""
+
+
+def _check_readable(repo: pygit2.Repository, commit_id: str) -> None:
+    """Read every object of the commit's tree: a corrupt clone fails here, not mid-compile."""
+    commit = repo.get(commit_id)
+    if not isinstance(commit, pygit2.Commit):
+        raise ValueError(f"commit {commit_id[:12]} is missing from the clone")
+    stack = [commit.tree]
+    while stack:
+        for entry in stack.pop():
+            obj = repo.get(entry.id)
+            if obj is None:
+                raise ValueError(f"object {entry.id} ({entry.name}) is missing or damaged")
+            if isinstance(obj, pygit2.Tree):
+                stack.append(obj)
+            elif isinstance(obj, pygit2.Blob):
+                obj.data  # noqa: B018 - decompresses, so a damaged object raises now
 
 
 def _safe(url: str) -> str:

@@ -1,0 +1,182 @@
+"""`gitpuppet run` against a real bare git repo over file://: converge, update, fallbacks, skips."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    """The git CLI, to build fixtures only (the product never shells out to git)."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+class Setup:
+    """A bare repo, a work clone that pushes to it, a config and a target folder."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.bare = tmp / "control.git"
+        self.work = tmp / "work"
+        self.target = tmp / "target"
+        self.state = tmp / "state"
+        self.config = tmp / "config.yaml"
+        self.target.mkdir()
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "-b", "production", str(self.bare)], check=True
+        )
+        subprocess.run(["git", "init", "-q", "-b", "production", str(self.work)], check=True)
+        git(self.work, "remote", "add", "origin", str(self.bare))
+        (tmp / "facts.d").mkdir()
+        self.write_config()
+
+    def write_config(self, **extra: str) -> None:
+        lines = {
+            "repo": f"file://{self.bare}",
+            "branch": "production",
+            "node_name": "t.example.com",
+            "state_dir": str(self.state),
+            "run_dir": str(self.tmp / "run"),
+            "facts_d": str(self.tmp / "facts.d"),
+            "splay": "0s",
+            **extra,
+        }
+        self.config.write_text("".join(f"{k}: {v}\n" for k, v in lines.items()))
+
+    def push(self, content: str, classes: str | None = None) -> str:
+        (self.work / "nodes.yaml").write_text("t.example.com:\n  classes: [main]\n")
+        (self.work / "classes").mkdir(exist_ok=True)
+        (self.work / "classes/main.yaml").write_text(
+            classes or f'resources:\n  - file: {self.target}/motd\n    content: "{content}\\n"\n'
+        )
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", f"motd {content}")
+        git(self.work, "push", "-q", "origin", "production")
+        return git(self.work, "rev-parse", "HEAD")
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gitpuppet.cli", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def motd(self) -> str:
+        return (self.target / "motd").read_text()
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    return Setup(tmp_path)
+
+
+def test_converges_then_applies_a_pushed_change(setup: Setup) -> None:
+    first = setup.push("one")
+    r = setup.run("run", "--now")
+    assert r.returncode == 2, r.stderr
+    assert setup.motd() == "one\n"
+    again = setup.run("run", "--now")
+    assert again.returncode == 0, again.stderr
+    second = setup.push("two")
+    assert setup.run("run", "--now").returncode == 2
+    assert setup.motd() == "two\n"
+    state = (setup.state / "state.json").read_text()
+    assert second in state and first not in state
+
+
+def test_server_gone_applies_last_good_exit_4(setup: Setup) -> None:
+    setup.push("one")
+    assert setup.run("run", "--now").returncode == 2
+    shutil.rmtree(setup.bare)
+    (setup.target / "motd").write_text("drifted\n")
+    r = setup.run("run", "--now")
+    assert r.returncode == 6, r.stderr
+    assert "pull failed" in r.stderr
+    assert setup.motd() == "one\n"
+
+
+def test_deleted_and_corrupted_clone_is_recloned(setup: Setup) -> None:
+    setup.push("one")
+    assert setup.run("run", "--now").returncode == 2
+    shutil.rmtree(setup.state / "repo.git")
+    setup.push("two")
+    assert setup.run("run", "--now").returncode == 2
+    assert setup.motd() == "two\n"
+    for obj in (setup.state / "repo.git" / "objects").rglob("*"):
+        if obj.is_file():
+            obj.write_bytes(b"garbage")
+    setup.push("three")
+    r = setup.run("run", "--now")
+    assert r.returncode == 2, r.stderr
+    assert setup.motd() == "three\n"
+
+
+def test_compile_error_falls_back_or_exits_1(setup: Setup) -> None:
+    setup.push("x", classes="resources:\n  - file: /tmp/x\n    mdoe: '0644'\n")
+    r = setup.run("run", "--now")
+    assert r.returncode == 1, r.stderr
+    assert "mdoe" in r.stderr
+    setup.push("good")
+    assert setup.run("run", "--now").returncode == 2
+    setup.push("x", classes="resources:\n  - file: /tmp/x\n    mdoe: '0644'\n")
+    (setup.target / "motd").write_text("drifted\n")
+    r = setup.run("run", "--now")
+    assert r.returncode == 6, r.stderr
+    assert "does not compile" in r.stderr
+    assert setup.motd() == "good\n"
+
+
+def test_disabled_run_exits_3_with_reason(setup: Setup) -> None:
+    setup.push("one")
+    assert setup.run("disable", "kernel", "upgrade").returncode == 0
+    r = setup.run("run", "--now")
+    assert r.returncode == 3
+    assert "kernel upgrade" in r.stderr
+    assert not (setup.target / "motd").exists()
+    assert setup.run("enable").returncode == 0
+    assert setup.run("run", "--now").returncode == 2
+
+
+def test_held_lock_exits_3(setup: Setup) -> None:
+    setup.push("one")
+    lock = setup.tmp / "run" / "run.lock"
+    lock.parent.mkdir()
+    with open(lock, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write("4242\n")
+        fh.flush()
+        r = setup.run("run", "--now")
+    assert r.returncode == 3
+    assert "another run is in progress (pid 4242)" in r.stderr
+
+
+def test_bad_config_key_exits_1_naming_it(setup: Setup) -> None:
+    setup.write_config(intreval="5m")
+    r = setup.run("run", "--now")
+    assert r.returncode == 1
+    assert "intreval" in r.stderr and "interval" in r.stderr
+
+
+def test_pull_prints_the_commit(setup: Setup) -> None:
+    commit = setup.push("one")
+    r = setup.run("pull")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(commit)
+    assert not (setup.target / "motd").exists()
