@@ -72,7 +72,12 @@ class BackupStore:
             lines = self._index(path).read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
-        entries = [json.loads(line) for line in lines if line.strip()]
+        entries = []
+        for line in lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a crash mid-append: the others still count
         entries.reverse()
         return [
             BackupVersion(

@@ -31,6 +31,7 @@ class CommandResult:
 
     @property
     def output(self) -> str:
+        """Everything the command printed (stderr is already in stdout unless split)."""
         return self.stdout + self.stderr
 
 
@@ -100,14 +101,27 @@ def run_command(
         out, err = proc.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        out, err = proc.communicate()
+        so_far, so_far_err = _drain(proc)
         raise CommandTimeout(
             f"{shlex.join(args)} timed out after {timeout:g} s and was killed",
-            output=_tail(out or b""),
+            output=_tail((so_far or b"") + (so_far_err or b"")),
         ) from None
     return CommandResult(
         args, proc.returncode, _tail(out or b""), _tail(err or b""), time.monotonic() - start
     )
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes | None, bytes | None]:
+    """The output collected so far. A descendant that left the process group (setsid) may still
+    hold the pipe open; it is not ours to wait for, so give up after a few seconds."""
+    try:
+        return proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        return b"[output cut: a process that left the command's group kept it open]\n", None
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -94,7 +94,8 @@ class ExecType(ResourceType):
         assert result is not None
         tries = f" after {p.tries} tries" if p.tries > 1 else ""
         raise ApplyError(
-            f"command exited {result.returncode}{tries} (expected {', '.join(map(str, p.returns))})",
+            f"'{p.command}' exited {result.returncode}{tries} "
+            f"(expected {', '.join(map(str, p.returns))})",
             output=result.output,
         )
 

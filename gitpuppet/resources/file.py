@@ -79,7 +79,12 @@ class FileType(ResourceType):
         state = FileState(_kind(st), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st=st)
         if state.kind == "link":
             state.target = os.readlink(p.path)
-        elif state.kind == "file" and p.data is not None and p.ensure in ("file", "present"):
+        elif (
+            state.kind == "file"
+            and p.data is not None
+            and p.replace
+            and p.ensure in ("file", "present")
+        ):
             with open(p.path, "rb") as fh:
                 state.data = fh.read()
         elif state.kind == "directory" and p.recurse:
@@ -285,17 +290,17 @@ def _scan(root: str) -> dict[str, tuple[str, bytes | None]]:
     out: dict[str, tuple[str, bytes | None]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
-        for d in dirnames:
-            rel = d if rel_dir == "." else f"{rel_dir}/{d}"
-            out[rel] = ("directory", None)
-        for f in filenames:
-            rel = f if rel_dir == "." else f"{rel_dir}/{f}"
-            full = os.path.join(dirpath, f)
-            if os.path.islink(full):
-                out[rel] = ("link", None)
-            else:
+        for name in dirnames + filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            full = os.path.join(dirpath, name)
+            # os.walk lists a link to a directory among dirnames: lstat says what it really is,
+            # and only regular files are read (a fifo would block).
+            kind = _kind(os.lstat(full))
+            if kind == "file":
                 with open(full, "rb") as fh:
                     out[rel] = ("file", fh.read())
+            else:
+                out[rel] = (kind, None)
     return out
 
 

@@ -27,8 +27,9 @@ def edit_hosts(text: str, p: HostParams) -> str:
         out.append(line)
     if wanted is not None and not placed:
         out.append(wanted)
-    new = "\n".join(out) + ("\n" if out else "")
-    return text if new.splitlines() == lines and (text.endswith("\n") or not text) else new
+    if out == lines:
+        return text  # unchanged, down to a missing final newline
+    return "\n".join(out) + ("\n" if out else "")
 
 
 class HostType(TextEditType):
