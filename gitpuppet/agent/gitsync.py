@@ -68,7 +68,7 @@ class GitTree:
         if not isinstance(commit, pygit2.Commit):
             raise GitpuppetError(f"commit {commit_id[:12]} is not in the node's clone")
         self.root: pygit2.Tree = commit.tree
-        self.label = f"commit {commit_id[:12]}"
+        self.label: str = f"commit {commit_id[:12]}"
 
     def _entry(self, path: str) -> pygit2.Object | None:
         if not path:

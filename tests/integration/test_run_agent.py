@@ -180,3 +180,47 @@ def test_pull_prints_the_commit(setup: Setup) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(commit)
     assert not (setup.target / "motd").exists()
+
+
+def test_status_shows_last_run_and_disabled(setup: Setup) -> None:
+    import json
+
+    commit = setup.push("one")
+    assert setup.run("run", "--now").returncode == 2
+    setup.run("disable", "maintenance")
+    r = setup.run("status", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["applied_commit"] == commit
+    assert data["counts"]["changed"] == 1
+    assert data["disabled"] and "maintenance" in data["disabled_reason"]
+    assert data["next_run"] is not None
+
+
+def test_agent_loop_runs_twice_and_stops_on_sigterm(setup: Setup) -> None:
+    import signal
+    import time
+
+    setup.push("one")
+    setup.write_config(interval="1s")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitpuppet.cli", "agent", "--config", str(setup.config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if len(list((setup.state / "reports").glob("*.json"))) >= 2:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert err.count("run finished with exit code") >= 2
+    assert "SIGTERM" in err
+    assert setup.motd() == "one\n"

@@ -1,0 +1,108 @@
+"""`gitpuppet status [--json]`: last run, applied commit, disabled or not, next run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitpuppet.cli.app import App, common_options
+
+
+def _next_from_timer() -> float | None:
+    """The timer's next elapse (epoch seconds), when systemd has a gitpuppet.timer."""
+    if not Path("/run/systemd/system").exists() or not shutil.which("systemctl"):
+        return None
+    try:
+        out = subprocess.run(
+            [
+                "systemctl",
+                "show",
+                "gitpuppet.timer",
+                "-p",
+                "NextElapseUSecRealtime",
+                "--value",
+                "--timestamp=unix",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.startswith("@"):
+        try:
+            return float(out[1:])
+        except ValueError:
+            return None
+    return None
+
+
+def collect(config_path: str) -> dict[str, Any]:
+    """Everything status shows, as plain data."""
+    from gitpuppet.agent.disable import disabled
+    from gitpuppet.config import load_config
+    from gitpuppet.state import load_state
+
+    config = load_config(config_path, required=False)
+    state = load_state(config.state_dir)
+    summary: dict[str, Any] = {}
+    try:
+        summary = json.loads((Path(config.state_dir) / "last_run_summary.json").read_text())
+    except (OSError, ValueError):
+        pass
+    off = disabled(config.state_dir)
+    next_run = _next_from_timer()
+    source = "timer"
+    if next_run is None and state.last_run_time:
+        next_run, source = state.last_run_time + config.interval, "interval"
+    return {
+        "node": state.node or config.node_name,
+        "last_run_time": state.last_run_time,
+        "applied_commit": state.applied_commit,
+        "last_good_commit": state.last_good_commit,
+        "result": state.last_run_result,
+        "exit_code": state.last_exit_code,
+        "counts": summary.get("counts", {}),
+        "messages": summary.get("messages", []),
+        "disabled": off is not None,
+        "disabled_reason": off.describe() if off else None,
+        "next_run": next_run,
+        "next_run_source": source if next_run else None,
+    }
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "never"
+
+
+@click.command(help="The last run, the applied commit, disabled or not, the next run.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@common_options
+def command(app: App, as_json: bool) -> None:
+    """Print the status; exit 0."""
+    data = collect(app.config_path)
+    if as_json:
+        app.json(data)
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in data["counts"].items() if v) or "-"
+    app.out(f"node:        {data['node'] or '?'}")
+    app.out(
+        f"last run:    {_when(data['last_run_time'])} ({data['result'] or '-'}, "
+        f"exit {data['exit_code'] if data['exit_code'] is not None else '-'})"
+    )
+    app.out(f"commit:      {data['applied_commit'] or '-'}")
+    app.out(f"last good:   {data['last_good_commit'] or '-'}")
+    app.out(f"counts:      {counts}")
+    for message in data["messages"]:
+        app.out(f"note:        {message}")
+    app.out(f"disabled:    {data['disabled_reason'] or 'no'}")
+    app.out(
+        f"next run:    {_when(data['next_run'])}"
+        + (f" ({data['next_run_source']})" if data["next_run_source"] else "")
+    )
