@@ -224,3 +224,47 @@ def test_agent_loop_runs_twice_and_stops_on_sigterm(setup: Setup) -> None:
     assert err.count("run finished with exit code") >= 2
     assert "SIGTERM" in err
     assert setup.motd() == "one\n"
+
+
+def test_bootstrap_writes_config_clones_and_runs(setup: Setup) -> None:
+    import stat
+
+    setup.push("one")
+    cfg = setup.tmp / "etc" / "config.yaml"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gitpuppet.cli",
+            "bootstrap",
+            f"file://{setup.bare}",
+            "--node-name",
+            "t.example.com",
+            "--no-schedule",
+            "--splay",
+            "0s",
+            "--state-dir",
+            str(setup.state),
+            "--config",
+            str(cfg),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GITPUPPET_CONFIG": str(cfg)},
+    )
+    assert r.returncode == 2, r.stderr
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    assert setup.motd() == "one\n"
+    assert (setup.state / "repo.git" / "HEAD").exists()
+
+
+def test_units_and_cron_are_rendered() -> None:
+    from gitpuppet.agent.bootstrap import cron_text, render_units
+
+    units = render_units("/opt/gp/bin/gitpuppet", 1800, 600)
+    assert "ExecStart=/opt/gp/bin/gitpuppet run" in units["gitpuppet.service"]
+    assert "OnUnitInactiveSec=1800s" in units["gitpuppet.timer"]
+    assert "RandomizedDelaySec=600s" in units["gitpuppet.timer"]
+    assert not any("@" + "GITPUPPET@" in t for t in units.values())
+    assert "*/30 * * * * root /x run" in cron_text("/x", 1800, Path("/etc/g.yaml"))

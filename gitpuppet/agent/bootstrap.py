@@ -1,0 +1,112 @@
+"""`gitpuppet bootstrap`: write the config, clone, install the timer (or cron job), run once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitpuppet.errors import GitpuppetError
+
+UNITS = ("gitpuppet.service", "gitpuppet.timer", "gitpuppet-agent.service")
+UNIT_DIR = Path("/etc/systemd/system")
+CRON_FILE = Path("/etc/cron.d/gitpuppet")
+
+
+@dataclass
+class BootstrapPlan:
+    """What bootstrap does: the config values, where it goes, and how runs are scheduled."""
+
+    config_path: Path
+    settings: dict[str, Any]
+    schedule: str  # "timer", "cron" or "none"
+
+
+def default_schedule() -> str:
+    """The timer where systemd is PID 1, cron otherwise (SPEC §7.3)."""
+    return "timer" if Path("/run/systemd/system").exists() else "cron"
+
+
+def gitpuppet_executable() -> str:
+    """The absolute path of the running gitpuppet executable (for ExecStart and cron)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "gitpuppet" and argv0.exists():
+        return str(argv0.resolve())
+    found = shutil.which("gitpuppet")
+    if found:
+        return str(Path(found).resolve())
+    beside = Path(sys.executable).parent / "gitpuppet"
+    if beside.exists():
+        return str(beside)
+    raise GitpuppetError("cannot find the gitpuppet executable", "install gitpuppet into PATH")
+
+
+def unit_source_dir() -> Path:
+    """The systemd/ folder shipped with gitpuppet (package data, or the source checkout)."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "systemd", here.parent / "systemd"):
+        if (candidate / "gitpuppet.service").is_file():
+            return candidate
+    raise GitpuppetError("the systemd unit files are not installed with gitpuppet")
+
+
+def systemd_span(seconds: float) -> str:
+    """A systemd time span."""
+    return f"{int(seconds)}s"
+
+
+def render_units(executable: str, interval: float, splay: float) -> dict[str, str]:
+    """The unit texts with @GITPUPPET@, @INTERVAL@ and @SPLAY@ substituted."""
+    src = unit_source_dir()
+    out = {}
+    for name in UNITS:
+        text = (src / name).read_text()
+        text = text.replace("@GITPUPPET@", executable)
+        text = text.replace("@INTERVAL@", systemd_span(interval))
+        out[name] = text.replace("@SPLAY@", systemd_span(splay))
+    return out
+
+
+def install_timer(
+    executable: str, interval: float, splay: float, unit_dir: Path = UNIT_DIR
+) -> None:
+    """Write the units, daemon-reload, enable --now the timer."""
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in render_units(executable, interval, splay).items():
+        (unit_dir / name).write_text(text)
+        os.chmod(unit_dir / name, 0o644)
+    for argv in (
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "--now", "gitpuppet.timer"],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise GitpuppetError(f"`{' '.join(argv)}` failed: {done.stderr.strip()}")
+
+
+def cron_text(executable: str, interval: float, config_path: Path) -> str:
+    """/etc/cron.d/gitpuppet: `gitpuppet run` every interval (minutes, at least one)."""
+    minutes = max(1, round(interval / 60))
+    if minutes < 60:
+        when = f"*/{minutes} * * * *"
+    else:
+        hours = max(1, round(minutes / 60))
+        when = f"0 */{hours} * * *" if hours < 24 else "0 0 * * *"
+    return (
+        "# gitpuppet runs (written by gitpuppet bootstrap); the run's splay spreads the load\n"
+        "SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+        f"{when} root {executable} run --quiet --config {config_path}\n"
+    )
+
+
+def install_cron(
+    executable: str, interval: float, config_path: Path, cron_file: Path = CRON_FILE
+) -> None:
+    """Write the cron.d file (0644, as cron requires)."""
+    cron_file.parent.mkdir(parents=True, exist_ok=True)
+    cron_file.write_text(cron_text(executable, interval, config_path))
+    os.chmod(cron_file, 0o644)
