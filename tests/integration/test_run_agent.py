@@ -268,3 +268,55 @@ def test_units_and_cron_are_rendered() -> None:
     assert "RandomizedDelaySec=600s" in units["gitpuppet.timer"]
     assert not any("@" + "GITPUPPET@" in t for t in units.values())
     assert "*/30 * * * * root /x run" in cron_text("/x", 1800, Path("/etc/g.yaml"))
+
+
+def _keypair(tmp: Path, name: str) -> Path:
+    key = tmp / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
+def _signed_push(setup: Setup, content: str, key: Path) -> str:
+    (setup.work / "nodes.yaml").write_text("t.example.com:\n  classes: [main]\n")
+    (setup.work / "classes").mkdir(exist_ok=True)
+    (setup.work / "classes/main.yaml").write_text(
+        f'resources:\n  - file: {setup.target}/motd\n    content: "{content}\\n"\n'
+    )
+    git(setup.work, "add", "-A")
+    git(
+        setup.work,
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        f"user.signingkey={key}",
+        "commit",
+        "-q",
+        "-S",
+        "-m",
+        content,
+    )
+    git(setup.work, "push", "-q", "origin", "production")
+    return git(setup.work, "rev-parse", "HEAD")
+
+
+def test_verify_refuses_unsigned_and_foreign_signatures(setup: Setup) -> None:
+    good = _keypair(setup.tmp, "good")
+    other = _keypair(setup.tmp, "other")
+    signers = setup.tmp / "allowed_signers"
+    signers.write_text(f"t@example.com {Path(f'{good}.pub').read_text()}")
+    setup.config.write_text(setup.config.read_text() + f"verify:\n  allowed_signers: {signers}\n")
+    signed = _signed_push(setup, "signed", good)
+    r = setup.run("run", "--now")
+    assert r.returncode == 2, r.stderr
+    assert setup.motd() == "signed\n"
+    unsigned = setup.push("unsigned")
+    r = setup.run("run", "--now")
+    assert r.returncode == 4, r.stderr
+    assert f"commit {unsigned[:12]} not applied: the commit is not signed" in r.stderr
+    assert setup.motd() == "signed\n"
+    foreign = _signed_push(setup, "foreign", other)
+    r = setup.run("run", "--now")
+    assert r.returncode == 4, r.stderr
+    assert f"commit {foreign[:12]} not applied" in r.stderr
+    assert setup.motd() == "signed\n"
+    assert signed in (setup.state / "state.json").read_text()
