@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 import time
 from typing import Any
@@ -15,7 +16,16 @@ from gitpuppet.resources.schema import ExecParams
 
 
 def _env(p: ExecParams) -> dict[str, str]:
-    env = {"PATH": ":".join(p.path), "LANG": os.environ.get("LANG", "C.UTF-8")}
+    # A clean environment (the agent's own, under systemd, is not the user's business), but with
+    # HOME/USER set, since many tools (git, pip) need a home; run_command replaces them for `user`.
+    me = pwd.getpwuid(os.geteuid())
+    env = {
+        "PATH": ":".join(p.path),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": me.pw_dir,
+        "USER": me.pw_name,
+        "LOGNAME": me.pw_name,
+    }
     env.update(p.environment)
     return env
 

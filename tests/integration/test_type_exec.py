@@ -1,0 +1,133 @@
+"""The exec type: guards, returns, tries, timeouts, users, shell or not, refresh. Real commands."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from gitpuppet.command import CommandTimeout
+from gitpuppet.errors import ApplyError
+from gitpuppet.resources.base import ApplyContext
+from gitpuppet.resources.exec import TYPE
+from tests.integration import test_type_support as support
+from tests.integration.test_type_support import Account, changes_of, converge, make
+
+ctx = support.ctx
+account = support.account
+
+
+def test_runs_without_guards_every_time(tmp_path: Path, ctx: ApplyContext) -> None:
+    log = tmp_path / "log"
+    res = make("exec", f"sh -c 'echo ran >> {log}'")
+    for _ in range(2):
+        (change,) = converge(res, ctx)
+        assert (change.attr, change.old, change.new) == ("executed", "notrun", [0])
+    assert log.read_text() == "ran\nran\n"
+    assert TYPE.verify_after_apply is False and TYPE.refreshable is True
+
+
+@pytest.mark.parametrize(
+    ("guards", "runs"),
+    [
+        ({"creates": "{tmp}/exists"}, False),
+        ({"creates": "{tmp}/missing"}, True),
+        ({"onlyif": "true"}, True),
+        ({"onlyif": "false"}, False),
+        ({"unless": "true"}, False),
+        ({"unless": "false"}, True),
+        ({"onlyif": "test -e {tmp}/exists", "unless": "test -e {tmp}/missing"}, True),
+        ({"onlyif": "true", "creates": "{tmp}/exists"}, False),
+    ],
+)
+def test_guards(tmp_path: Path, ctx: ApplyContext, guards: dict[str, str], runs: bool) -> None:
+    (tmp_path / "exists").write_text("")
+    marker = tmp_path / "ran"
+    attrs = {k: v.format(tmp=tmp_path) for k, v in guards.items()}
+    res = make("exec", f"touch {marker}", **attrs)
+    assert bool(changes_of(res, ctx)) is runs
+    converge(res, ctx)
+    assert marker.exists() is runs
+
+
+def test_refreshonly_runs_only_on_refresh_and_respects_guards(
+    tmp_path: Path, ctx: ApplyContext
+) -> None:
+    marker = tmp_path / "ran"
+    res = make("exec", f"touch {marker}", refreshonly=True)
+    assert converge(res, ctx) == []
+    assert not marker.exists()
+    assert TYPE.refresh(res, ctx) == "ran on refresh"
+    assert marker.exists()
+    guarded = make("exec", f"touch {tmp_path}/other", refreshonly=True, creates=str(marker))
+    message = TYPE.refresh(guarded, ctx)
+    assert message is not None and "exists" in message
+    assert not (tmp_path / "other").exists()
+
+
+def test_returns_accepts_listed_codes_and_fails_with_output(ctx: ApplyContext) -> None:
+    converge(make("exec", "sh -c 'exit 3'", returns=[0, 3]), ctx)
+    with pytest.raises(ApplyError) as info:
+        converge(make("exec", "sh -c 'echo broken pipe >&2; exit 7'"), ctx)
+    assert "exited 7" in str(info.value) and "expected 0" in str(info.value)
+    assert info.value.output == "broken pipe\n"
+
+
+def test_tries_until_success_with_sleep(tmp_path: Path, ctx: ApplyContext) -> None:
+    count = tmp_path / "count"
+    script = f"echo x >> {count}; test $(wc -l < {count}) -ge 3"
+    start = time.monotonic()
+    converge(make("exec", script, shell=True, tries=3, try_sleep=1), ctx)
+    assert count.read_text().count("x") == 3
+    assert time.monotonic() - start >= 2  # slept between the tries
+    count.unlink()
+    with pytest.raises(ApplyError, match="after 2 tries"):
+        converge(make("exec", script, shell=True, tries=2), ctx)
+
+
+def test_timeout_kills_and_keeps_output(ctx: ApplyContext) -> None:
+    start = time.monotonic()
+    with pytest.raises(CommandTimeout) as info:
+        converge(make("exec", "sh -c 'echo working; sleep 30'", timeout=1), ctx)
+    assert time.monotonic() - start < 6
+    assert "timed out after 1 s" in str(info.value)
+    assert info.value.output == "working\n"
+
+
+def test_runs_as_the_user_with_its_group(ctx: ApplyContext, account: Account) -> None:
+    res = make("exec", "sh -c 'id -u; id -g; echo $HOME $USER'", user=account.user)
+    result = TYPE.execute(res.params)
+    assert result.output.splitlines()[:2] == [str(account.uid), str(account.gid)]
+    assert result.output.splitlines()[2].endswith(f" {account.user}")
+    with pytest.raises(ApplyError, match="user 'nosuchuser' does not exist"):
+        converge(make("exec", "true", user="nosuchuser"), ctx)
+
+
+def test_no_shell_unless_asked(tmp_path: Path, ctx: ApplyContext) -> None:
+    out = tmp_path / "out"
+    plain = make("exec", f"echo $HOME > {out}")
+    assert TYPE.execute(plain.params).output == f"$HOME > {out}\n"
+    assert not out.exists()
+    converge(make("exec", f"echo $HOME > {out}", shell=True), ctx)
+    assert out.read_text() == "/root\n"
+
+
+def test_path_cwd_and_environment(tmp_path: Path, ctx: ApplyContext) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "mytool"
+    tool.write_text('#!/bin/sh\necho "$GREETING from $(pwd)"\n')
+    tool.chmod(0o755)
+    res = make(
+        "exec",
+        "mytool",
+        path=[str(bindir), "/usr/bin", "/bin"],
+        cwd=str(tmp_path),
+        environment={"GREETING": "hello"},
+        onlyif="mytool",
+    )
+    assert changes_of(res, ctx)
+    assert TYPE.execute(res.params).output == f"hello from {tmp_path}\n"
+    with pytest.raises(ApplyError, match="command not found: mytool"):
+        converge(make("exec", "mytool", path=["/usr/bin", "/bin"]), ctx)
