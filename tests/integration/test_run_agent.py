@@ -320,3 +320,15 @@ def test_verify_refuses_unsigned_and_foreign_signatures(setup: Setup) -> None:
     assert f"commit {foreign[:12]} not applied" in r.stderr
     assert setup.motd() == "signed\n"
     assert signed in (setup.state / "state.json").read_text()
+
+
+def test_apply_without_path_uses_the_applied_commit(setup: Setup) -> None:
+    r = setup.run("apply", "--noop", "--state-dir", str(setup.tmp / "s2"))
+    assert r.returncode == 1
+    assert "gitpuppet run" in r.stderr
+    setup.push("one")
+    assert setup.run("run", "--now").returncode == 2
+    (setup.target / "motd").write_text("drifted\n")
+    r = setup.run("apply", "--noop", "--state-dir", str(setup.tmp / "s2"))
+    assert r.returncode == 2, r.stderr
+    assert "motd" in r.stdout
