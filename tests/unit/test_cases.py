@@ -54,16 +54,17 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
         path.write_text(text)
     facts = _merge(FACTS, case.get("facts") or {})
     node = case.get("node", "test.example.com")
+    environment = case.get("environment")
     if "error" in case:
         with pytest.raises(GitpuppetError) as info:
-            compile_catalog(DirTree(tmp_path), node, facts)
+            compile_catalog(DirTree(tmp_path), node, facts, environment)
         message = str(info.value)
         expected = case["error"] if isinstance(case["error"], list) else [case["error"]]
         for piece in expected:
             assert piece in message, f"{piece!r} not in {message!r}"
         assert "Traceback" not in message
         return
-    cat = compile_catalog(DirTree(tmp_path), node, facts)
+    cat = compile_catalog(DirTree(tmp_path), node, facts, environment)
     expect = case.get("expect", {})
     refs = [str(r.ref) for r in cat.resources]
     by = {str(r.ref): r for r in cat.resources}
