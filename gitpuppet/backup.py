@@ -60,10 +60,16 @@ class BackupStore:
             "uid": st.st_uid if st else 0,
             "gid": st.st_gid if st else 0,
         }
-        with open(index, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = (json.dumps(entry) + "\n").encode()
+        fd = os.open(index, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a crash cut the last append short: start a fresh line
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return digest
 
     def versions(self, path: str) -> list[BackupVersion]:

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 import click
 
+from gitpuppet.backup import BackupStore
 from gitpuppet.cli.app import App, common_options
 
 
 @click.group(help="List and restore file contents that runs replaced or removed.")
 def command() -> None:
-    pass
+    """The `backup` group: list, restore."""
 
 
-def _store(app: App, state_dir: str | None):  # type: ignore[no-untyped-def]
-    from gitpuppet.backup import BackupStore
+def _store(app: App, state_dir: str | None) -> BackupStore:
     from gitpuppet.cli.apply import _state_dir
 
     return BackupStore(state_dir or _state_dir(app))
@@ -30,6 +30,7 @@ def _store(app: App, state_dir: str | None):  # type: ignore[no-untyped-def]
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @common_options
 def list_versions(app: App, path: str, state_dir: str | None, as_json: bool) -> None:
+    """Print the saved versions of PATH, newest first."""
     versions = _store(app, state_dir).versions(os.path.abspath(path))
     if as_json:
         app.json(
@@ -40,6 +41,9 @@ def list_versions(app: App, path: str, state_dir: str | None, as_json: bool) -> 
                     "digest": v.digest,
                     "size": v.size,
                     "mode": f"{v.mode:04o}",
+                    "uid": v.uid,
+                    "gid": v.gid,
+                    "path": v.path,
                 }
                 for v in versions
             ]
@@ -61,6 +65,7 @@ def list_versions(app: App, path: str, state_dir: str | None, as_json: bool) -> 
 )
 @common_options
 def restore(app: App, path: str, version: int, state_dir: str | None) -> None:
+    """Restore version N of PATH (content, mode and owner); the current content is kept too."""
     chosen = _store(app, state_dir).restore(os.path.abspath(path), version)
     app.info(
         f"restored {path} to version {version} ({chosen.size} bytes, {chosen.digest[:12]}); "
