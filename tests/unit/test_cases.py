@@ -1,5 +1,13 @@
-"""Table-driven compiler cases: tests/cases/*.yaml, each a list of
-`{name, files, node?, facts?, expect? | error?}` (see tests/cases/README.md)."""
+"""Table-driven compiler cases: every tests/cases/*.yaml is a list of cases, one test each.
+
+A case: `name`; `files` (repo-relative path -> text, written into a temporary control repo);
+optional `node` (default test.example.com), `facts` (merged over FACTS below), `environment`;
+then either `error` (substrings that must all appear in the GitpuppetError raised; the first is
+usually the exact `file:line:`) or `expect`, whose keys are all optional:
+`resources` (exact refs in apply order), `contains`, `absent`, `attrs` (ref -> params subset;
+`data` compared as text, `tree` as its sorted paths), `meta` (ref -> Resource fields; `tags` is a
+subset check), `edges` / `no_edges` ([first, then] pairs), `before` (apply-order pairs),
+`classes`, `match` ({kind, key}), `pos` (ref -> "file:line")."""
 
 from __future__ import annotations
 
