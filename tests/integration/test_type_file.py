@@ -279,3 +279,50 @@ def test_missing_parent_names_the_fix(tmp_path: Path, ctx: ApplyContext) -> None
     for attrs in ({"ensure": "directory"}, {"ensure": "link", "target": "/x"}):
         with pytest.raises(ApplyError, match="parent directory"):
             converge(make("file", str(path), **attrs), ctx)
+
+
+def test_recurse_applies_owner_and_mode_inside_and_sees_drift(
+    tmp_path: Path, ctx: ApplyContext, account: Account
+) -> None:
+    root = tmp_path / "tree"
+    tree = {"sub": None, "sub/a": b"a", "b": b"b"}
+    res = make(
+        "file",
+        str(root),
+        ensure="directory",
+        recurse=True,
+        source="t",
+        tree=tree,
+        mode="0640",
+        owner=account.user,
+    )
+    converge(res, ctx)
+    # A directory gets x wherever r is set, as Puppet does: 0640 -> 0750.
+    assert mode_of(root) == 0o750 and mode_of(root / "sub") == 0o750
+    assert mode_of(root / "sub/a") == 0o640 and os.stat(root / "b").st_uid == account.uid
+    os.chmod(root / "sub/a", 0o666)
+    os.chown(root / "b", 0, 0)
+    changes = converge(res, ctx)
+    assert sorted(attrs_changed(changes)) == ["b owner", "sub/a mode"]
+    assert mode_of(root / "sub/a") == 0o640 and os.stat(root / "b").st_uid == account.uid
+
+
+def test_a_link_or_fifo_where_a_tree_file_belongs_is_replaced(
+    tmp_path: Path, ctx: ApplyContext
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    os.symlink("/etc/passwd", root / "a")
+    os.mkfifo(root / "b")
+    res = make(
+        "file",
+        str(root),
+        ensure="directory",
+        recurse=True,
+        source="t",
+        tree={"a": b"A", "b": b"B"},
+    )
+    assert sorted((c.attr, c.old) for c in converge(res, ctx)) == [("a", "link"), ("b", "other")]
+    assert (root / "a").read_bytes() == b"A" and not (root / "a").is_symlink()
+    assert (root / "b").read_bytes() == b"B"
+    assert os.path.getsize("/etc/passwd") > 1
