@@ -16,16 +16,14 @@ def open_tree(app: App, path: str | None) -> SourceTree:
         if not Path(path).is_dir():
             raise GitpuppetError(f"{path} is not a directory", "give the path of a control repo")
         return DirTree(path)
-    try:
-        from gitpuppet.agent.checkout import agent_tree
-    except ImportError:
-        agent_tree = None
-    if agent_tree is not None:
-        return agent_tree(app.config_path)
-    raise GitpuppetError(
-        "no PATH given and no agent checkout yet",
-        "give a control repo directory (e.g. --repo sample-repo), or run `gitpuppet bootstrap`",
-    )
+    if not Path(app.config_path).is_file():
+        raise GitpuppetError(
+            "no PATH given and no agent checkout yet",
+            "give a control repo directory (e.g. --repo sample-repo), or run `gitpuppet bootstrap`",
+        )
+    from gitpuppet.agent.checkout import agent_tree
+
+    return agent_tree(app.config_path)
 
 
 def load_facts(facts_file: str | None, facts_d: str | None = None) -> dict[str, Any]:

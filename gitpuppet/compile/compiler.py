@@ -252,7 +252,7 @@ class Compiler:
                 )
         out: dict[str, Any] = {}
         for key, default in declared.items():
-            if key in given:
+            if key in given and given[key] is not None:  # an explicit ~ gives nothing
                 where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
                 value = self.templates.render_value(given[key], self.base_scope, where)
             else:
@@ -566,6 +566,10 @@ class Compiler:
                 )
             sources = self.expand(p.source) or []
             kind = EdgeKind.REFRESH if p.meta in ("notify", "subscribe") else EdgeKind.ORDER
+            if target == p.source and target in self.by_ref:
+                raise SourceError(
+                    p.pos, f"dependency cycle: {target} {p.meta}s itself", f"remove this {p.meta}"
+                )
             for s in sources:
                 for t in members:
                     if s == t:

@@ -144,7 +144,10 @@ class Templates:
             return self._render(template, scope)
         except jinja2.TemplateNotFound as exc:
             missing = exc.name if isinstance(exc.name, str) else name
-            raise SourceError(pos, f"template '{missing}' not found under templates/") from None
+            where = pos
+            if missing != name:  # included or extended by a template: point at that line
+                where = _template_pos(exc) or pos
+            raise SourceError(where, f"template '{missing}' not found under templates/") from None
         except jinja2.TemplateSyntaxError as exc:
             where = SourcePos(f"templates/{exc.name or name}", exc.lineno or 0)
             raise SourceError(where, f"template syntax error: {exc.message}") from None
@@ -172,6 +175,18 @@ def _undefined_error(
         hint = did_you_mean(match.group(1), list(scope))
         message = f"undefined name '{match.group(1)}' in template"
     return SourceError(pos, message, hint)
+
+
+def _template_pos(exc: BaseException) -> SourcePos | None:
+    """The innermost template file and line in `exc`'s traceback."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.startswith("templates/"):
+            found = SourcePos(name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
 
 
 def _template_line(exc: BaseException) -> int:

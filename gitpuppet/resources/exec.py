@@ -104,7 +104,7 @@ class ExecType(ResourceType):
         assert result is not None
         tries = f" after {p.tries} tries" if p.tries > 1 else ""
         raise ApplyError(
-            f"'{p.command}' exited {result.returncode}{tries} "
+            f"command exited {result.returncode}{tries} "
             f"(expected {', '.join(map(str, p.returns))})",
             output=result.output,
         )
