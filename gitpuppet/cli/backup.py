@@ -22,6 +22,14 @@ def _store(app: App, state_dir: str | None) -> BackupStore:
     return BackupStore(state_dir or _state_dir(app))
 
 
+def _saved_as(store: BackupStore, path: str) -> str:
+    """The path as given (made absolute), or where its links lead when only that was saved:
+    line and host edit the file a link points to."""
+    given = os.path.abspath(path)
+    real = os.path.realpath(path)
+    return real if real != given and not store.versions(given) and store.versions(real) else given
+
+
 @command.command("list", help="Saved versions of PATH, newest first (version 1 is the newest).")
 @click.argument("path")
 @click.option(
@@ -31,7 +39,8 @@ def _store(app: App, state_dir: str | None) -> BackupStore:
 @common_options
 def list_versions(app: App, path: str, state_dir: str | None, as_json: bool) -> None:
     """Print the saved versions of PATH, newest first."""
-    versions = _store(app, state_dir).versions(os.path.abspath(path))
+    store = _store(app, state_dir)
+    versions = store.versions(_saved_as(store, path))
     if as_json:
         app.json(
             [
@@ -66,7 +75,8 @@ def list_versions(app: App, path: str, state_dir: str | None, as_json: bool) -> 
 @common_options
 def restore(app: App, path: str, version: int, state_dir: str | None) -> None:
     """Restore version N of PATH (content, mode and owner); the current content is kept too."""
-    chosen = _store(app, state_dir).restore(os.path.abspath(path), version)
+    store = _store(app, state_dir)
+    chosen = store.restore(_saved_as(store, path), version)
     app.info(
         f"restored {path} to version {version} ({chosen.size} bytes, {chosen.digest[:12]}); "
         "the content it replaced is backed up as version 1"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import glob
 import grp
 import os
 import pwd
 import tempfile
+import time
 
 from gitpuppet.errors import ApplyError
 
 DIFF_LIMIT = 256 * 1024
+STALE_TEMP_SECONDS = 3600
 
 
 def uid_of(owner: str | int) -> int:
@@ -74,6 +77,7 @@ def write_temp(
             f"parent directory {directory} does not exist",
             hint=f"declare it (file: {directory}, ensure: directory) or create it",
         )
+    _remove_stale_temps(directory or ".", name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.gitpuppet-", dir=directory or ".")
     except OSError as exc:
@@ -93,6 +97,20 @@ def write_temp(
         _remove(tmp)
         raise
     return tmp
+
+
+def _remove_stale_temps(directory: str, name: str) -> None:
+    """Temp files that a killed writer left beside `name`. Runs hold a lock, so an old one is
+    nobody's; "old" is well past the validate timeout, to be safe with a concurrent restore."""
+    now = time.time()
+    for stale in glob.glob(
+        os.path.join(glob.escape(directory), f".{glob.escape(name)}.gitpuppet-*")
+    ):
+        try:
+            if now - os.lstat(stale).st_mtime > STALE_TEMP_SECONDS:
+                os.unlink(stale)
+        except OSError:
+            pass
 
 
 def commit_temp(tmp: str, path: str) -> None:

@@ -57,6 +57,8 @@ class TextEditType(ResourceType):
         path = self.path(res)
         if cur is None and not self.create_missing:
             raise ApplyError(f"{path} does not exist", hint=f"manage the file first (file: {path})")
+        # Edit the file a link points to (/etc/hosts may be a link), never replace the link.
+        path = os.path.realpath(path)
         new = self.edit(cur or "", res)
         st = os.stat(path) if cur is not None else None
         if cur is not None:

@@ -125,3 +125,18 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     assert empty.exit_code == 0 and "no backups of /etc/nothing" in empty.stderr
     relative = runner.invoke(cli, ["backup", "list", "rel/path", "--state-dir", state, "--json"])
     assert relative.exit_code == 0 and json.loads(relative.stdout) == []
+
+
+def test_cli_finds_backups_of_an_edit_made_through_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real-hosts"
+    real.write_text("127.0.0.1 localhost\n")
+    link = tmp_path / "hosts"
+    link.symlink_to(real)
+    state = tmp_path / "state"
+    converge(make("host", "db", target=str(link), ip="10.0.0.5"), ApplyContext(state_dir=state))
+    runner = CliRunner(env=NO_CONFIG)
+    listed = runner.invoke(cli, ["backup", "list", str(link), "--state-dir", str(state), "--json"])
+    assert [v["path"] for v in json.loads(listed.stdout)] == [str(real)]
+    restored = runner.invoke(cli, ["backup", "restore", str(link), "--state-dir", str(state)])
+    assert restored.exit_code == 0, restored.output
+    assert link.is_symlink() and real.read_text() == "127.0.0.1 localhost\n"

@@ -112,3 +112,27 @@ def test_mode_is_kept(tmp_path: Path, ctx: ApplyContext) -> None:
     os.chmod(hosts, 0o600)
     converge(make("host", "db", target=str(hosts), ip="10.0.0.5"), ctx)
     assert os.stat(hosts).st_mode & 0o777 == 0o600
+
+
+def test_a_linked_hosts_file_is_edited_through_the_link(tmp_path: Path, ctx: ApplyContext) -> None:
+    real = tmp_path / "real-hosts"
+    real.write_text(BASE)
+    link = tmp_path / "hosts"
+    link.symlink_to(real)
+    converge(make("host", "db", target=str(link), ip="10.0.0.5"), ctx)
+    assert link.is_symlink()
+    assert real.read_text() == BASE + "10.0.0.5\tdb\n"
+
+
+def test_stale_temp_files_of_a_killed_writer_are_cleaned_on_the_next_write(
+    tmp_path: Path, ctx: ApplyContext
+) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text(BASE)
+    stale = tmp_path / ".hosts.gitpuppet-abcd1234"
+    fresh = tmp_path / ".hosts.gitpuppet-efgh5678"
+    stale.write_text("left by a SIGKILL")
+    fresh.write_text("maybe someone's, right now")
+    os.utime(stale, (1, 1))
+    converge(make("host", "db", target=str(hosts), ip="10.0.0.5"), ctx)
+    assert not stale.exists() and fresh.exists()
