@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import GITPUPPET, HERE, median_of, timed, verdict  # noqa: E402
+from common import FACTS, GITPUPPET, HERE, median_of, timed, verdict  # noqa: E402
 from gen_repo import generate  # noqa: E402
 
 TARGETS = {
@@ -43,7 +43,6 @@ def main() -> None:
             base = Path(tmp)
             root = base / "root"
             repo = generate(base / "repo", n, str(root))
-            facts = base / "facts-repo.json"
             cmd = [
                 *GITPUPPET,
                 "apply",
@@ -51,12 +50,12 @@ def main() -> None:
                 "--node",
                 "bench.example.com",
                 "--facts",
-                str(facts),
+                str(FACTS),
                 "--state-dir",
                 str(base / "state"),
                 "-q",
             ]
-            floor = [sys.executable, str(HERE / "floor.py"), str(repo), str(root / "floor")]
+            floor = [sys.executable, str(HERE / "floor.py"), str(repo), str(base / "floor")]
             rows = []
             wall, rss = timed(cmd)  # converge from empty (once: it only happens once)
             fwall, _ = timed(floor)
@@ -69,7 +68,7 @@ def main() -> None:
             for _ in range(3):
                 drift(root, n)
                 samples.append(timed(cmd))
-                drift(root / "floor", n)
+                drift(base / "floor", n)
                 fsamples.append(timed(floor)[0])
             samples.sort()
             rows.append(

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+FACTS = HERE / "facts.yaml"
 GITPUPPET = [sys.executable, "-m", "gitpuppet.cli"]
 ENV = {**os.environ, "GITPUPPET_CONFIG": "/nonexistent/config.yaml"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import GITPUPPET, median_of, verdict  # noqa: E402
+from common import FACTS, GITPUPPET, median_of, verdict  # noqa: E402
 from gen_repo import generate  # noqa: E402
 
 TARGETS = {1000: 0.20, 10000: 1.5}
@@ -27,12 +27,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         start_py, _ = median_of([sys.executable, "-c", "pass"])
+        start_imp, _ = median_of([sys.executable, "-c", "import gitpuppet.cli"])
         start_cli, _ = median_of([*GITPUPPET, "--version"])
-        print(f"python start-up {start_py:.3f} s; gitpuppet --version {start_cli:.3f} s")
+        print(
+            f"python -c pass {start_py:.3f} s; import gitpuppet.cli {start_imp:.3f} s; "
+            f"gitpuppet --version {start_cli:.3f} s"
+        )
         print(f"{'N':>7} {'resources':>9} {'wall s':>8} {'µs/res':>7} {'RSS MB':>7}  target")
         for n in sizes:
             repo = generate(base / f"r{n}", n, f"{tmp}/root{n}")
-            facts = base / f"facts-r{n}.json"
             wall, rss = median_of(
                 [
                     *GITPUPPET,
@@ -41,7 +44,7 @@ def main() -> None:
                     "--repo",
                     str(repo),
                     "--facts",
-                    str(facts),
+                    str(FACTS),
                     "--json",
                 ]
             )

@@ -6,18 +6,28 @@ templates with Jinja2 and compares/writes the same files, with no gitpuppet at a
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import jinja2
+import yaml
+
+FACTS = Path(__file__).resolve().parent / "facts.yaml"
+
+
+def dotted(data: dict, key: str) -> object:
+    """The data lookup, reduced to what the bench needs: one level, dotted keys."""
+    for part in key.split("."):
+        data = data[part]
+    return data
 
 
 def main() -> None:
+    """Render every bench file and write those whose bytes differ; prints the count written."""
     repo, root = Path(sys.argv[1]), sys.argv[2]
-    data = json.loads((repo / "data" / "common.yaml").read_text())
-    facts = {"processors": {"count": 2}, "os": {"family": "Debian"}}
+    data = yaml.load((repo / "data" / "common.yaml").read_text(), Loader=yaml.CSafeLoader)
+    facts = yaml.load(FACTS.read_text(), Loader=yaml.CSafeLoader)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(repo / "templates"), keep_trailing_newline=True
     )
@@ -25,8 +35,8 @@ def main() -> None:
         "node": {"name": "bench.example.com", "vars": {"role": "bench"}},
         "facts": facts,
         "port": 8080,
-        "options": ["gzip"],
-        "lookup": lambda k: data[k],
+        "options": ["gzip", "keepalive"],
+        "lookup": lambda key: dotted(data, key),
     }
     os.makedirs(root, exist_ok=True)
     for d in data["bench"]["dirs"]:
