@@ -8,7 +8,7 @@ import shlex
 import time
 from typing import Any
 
-from gitpuppet.command import CommandResult, run_command
+from gitpuppet.command import CommandResult, CommandTimeout, run_command
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Resource
 from gitpuppet.resources.base import ApplyContext, ResourceType
@@ -44,15 +44,25 @@ def _argv(p: ExecParams, command: str) -> list[str] | str:
 
 
 def _run(p: ExecParams, command: str, timeout: float) -> CommandResult:
-    return run_command(
-        _argv(p, command),
-        timeout=timeout,
-        cwd=p.cwd,
-        env=_env(p),
-        user=p.user,
-        group=p.group,
-        shell=p.shell,
-    )
+    try:
+        return run_command(
+            _argv(p, command),
+            timeout=timeout,
+            cwd=p.cwd,
+            env=_env(p),
+            user=p.user,
+            group=p.group,
+            shell=p.shell,
+        )
+    except CommandTimeout as exc:
+        # The resource's reference already names the command; leaving it out of the message
+        # keeps a sensitive command out of reports.
+        which = "command" if command == p.command else "guard command"
+        raise CommandTimeout(
+            f"{which} timed out after {timeout:g} s and was killed (raise `timeout` if it needs "
+            "longer)",
+            output=exc.output,
+        ) from None
 
 
 def should_run(p: ExecParams) -> tuple[bool, str]:
