@@ -30,6 +30,7 @@ from gitpuppet.resources.fsutil import (
     commit_temp,
     gid_of,
     group_name,
+    remove_stale_temps,
     uid_of,
     unified_diff,
     user_name,
@@ -205,6 +206,7 @@ def _write_file(
 ) -> None:
     """Write the new content beside the file, validate it, back up the old, rename over."""
     was_file = cur.kind == "file"
+    remove_stale_temps(p.path)
     data = p.data
     if data is None:  # `present` or no content: keep what is there
         data = b""

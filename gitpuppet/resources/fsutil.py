@@ -77,7 +77,6 @@ def write_temp(
             f"parent directory {directory} does not exist",
             hint=f"declare it (file: {directory}, ensure: directory) or create it",
         )
-    _remove_stale_temps(directory or ".", name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.gitpuppet-", dir=directory or ".")
     except OSError as exc:
@@ -99,9 +98,12 @@ def write_temp(
     return tmp
 
 
-def _remove_stale_temps(directory: str, name: str) -> None:
-    """Temp files that a killed writer left beside `name`. Runs hold a lock, so an old one is
-    nobody's; "old" is well past the validate timeout, to be safe with a concurrent restore."""
+def remove_stale_temps(path: str) -> None:
+    """Temp files that a killed writer left beside `path`. Runs hold a lock, so an old one is
+    nobody's; "old" is well past the validate timeout, to be safe with a concurrent restore.
+    It lists the directory, so writers of many files in one directory do not call it."""
+    directory, name = os.path.split(path)
+    directory = directory or "."
     now = time.time()
     for stale in glob.glob(
         os.path.join(glob.escape(directory), f".{glob.escape(name)}.gitpuppet-*")
@@ -132,6 +134,7 @@ def atomic_write(
     gid: int | None = None,
 ) -> None:
     """Replace `path` with `data` atomically (temp file in the same directory, fsync, rename)."""
+    remove_stale_temps(path)
     commit_temp(write_temp(path, data, mode=mode, uid=uid, gid=gid), path)
 
 

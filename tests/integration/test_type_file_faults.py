@@ -94,6 +94,15 @@ def test_sigkill_during_atomic_write_leaves_old_or_new_never_partial(tmp_path: P
         seen.add(data[:1])
     # The kills landed at different moments: both contents were observed.
     assert seen == {b"N", b"O"}
+    # Temp files the killed writers left are removed by the next write once they are old.
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".big.gitpuppet-")]
+    assert leftovers
+    for p in leftovers:
+        os.utime(p, (1, 1))
+    context = ApplyContext(state_dir=tmp_path / "state")
+    converge(make("file", str(target), data=b"final", backup=False), context)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".big")] == []
+    assert target.read_bytes() == b"final"
 
 
 def test_a_thousand_unchanged_files_are_checked_in_under_30_ms(tmp_path: Path) -> None:
