@@ -21,7 +21,7 @@ from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates, confined_path
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource
-from gitpuppet.resources.schema import SCHEMAS, build_params
+from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
 
 SETTINGS_KEYS = ("hierarchy", "rollout")
 CLASS_KEYS = ("params", "include", "resources")
@@ -308,6 +308,10 @@ class Compiler:
         for key in attrs:
             if not isinstance(key, str):
                 raise SourceError(entry.pos(key), f"attribute name must be a string, not {key!r}")
+        if type_key in SCHEMAS:
+            # Attribute names are checked before anything renders: a typo such as `foreach`
+            # would otherwise surface as a confusing template error.
+            check_attribute_names(type_key, {k: entry.pos(k) for k in attrs})
         items: list[dict[str, Any]] = [{}]
         if "for_each" in attrs:
             items = self._for_each(attrs.pop("for_each"), scope, entry.pos("for_each"))

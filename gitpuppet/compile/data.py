@@ -110,7 +110,13 @@ class DataStore:
     def levels(self) -> list[Level]:
         """The hierarchy rendered with the current scope (resolved on first use)."""
         if self._levels is None:
-            self._levels = [self._resolve(t) for t in self.hierarchy]
+            lines = getattr(self.hierarchy, "lines", None)
+            self._levels = [
+                self._resolve(
+                    t, SourcePos(self.hierarchy_pos.file, lines[i]) if lines else self.hierarchy_pos
+                )
+                for i, t in enumerate(self.hierarchy)
+            ]
         return self._levels
 
     def reset(self, scope: dict[str, Any]) -> None:
@@ -119,12 +125,12 @@ class DataStore:
         self._levels = None
         self._options = None
 
-    def _resolve(self, template: str) -> Level:
+    def _resolve(self, template: str, pos: SourcePos) -> Level:
         try:
-            rendered = self.templates.render_string(template, self.scope, self.hierarchy_pos)
+            rendered = self.templates.render_string(template, self.scope, pos)
         except SourceError as exc:
             return Level(template, None, skipped=f"cannot render: {exc.message}")
-        path = confined_path("data", str(rendered), self.hierarchy_pos, "data")
+        path = confined_path("data", str(rendered), pos, "data")
         data = self.yaml.load_optional(path)
         if data is None and not self.yaml.tree.is_file(path):
             return Level(template, path, skipped="file absent")
@@ -209,7 +215,7 @@ class DataStore:
             for value, level in reversed(found):
                 if not isinstance(value, dict):
                     raise SourceError(
-                        SourcePos(level.path or ""), f"hash merge of '{key}': not a mapping here"
+                        _key_pos(level, key), f"hash merge of '{key}': not a mapping here"
                     )
                 out.update(value)
             return out
@@ -221,7 +227,7 @@ class DataStore:
     def _render(self, key: str, value: Any, level: Level) -> Any:
         if key in self._active:
             raise SourceError(
-                SourcePos(level.path or ""), f"data key '{key}' refers to itself through lookup()"
+                _key_pos(level, key), f"data key '{key}' refers to itself through lookup()"
             )
         self._active.add(key)
         try:
@@ -256,3 +262,10 @@ class DataStore:
 
 
 MISSING = _MISSING
+
+
+def _key_pos(level: Level, key: str) -> SourcePos:
+    """Where `key` (or its first dotted part) is written in a level's file."""
+    if level.data is None:
+        return SourcePos(level.path or "")
+    return level.data.pos(key if key in level.data else key.split(".")[0])

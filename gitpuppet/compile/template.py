@@ -157,7 +157,9 @@ class Templates:
             err = _undefined_error(exc, scope, inner)
             err.message += f" (rendering templates/{name} for {pos})"
             raise err from None
-        except SourceError:
+        except SourceError as exc:
+            if exc.pos is None:  # raised while loading an include: point at the including line
+                exc.pos = _template_pos(exc) or pos
             raise
         except Exception as exc:  # noqa: BLE001
             line = _template_line(exc)

@@ -420,6 +420,18 @@ def _describe(value: Any) -> str:
     return f"'{value}'"
 
 
+def check_attribute_names(type_name: str, names: dict[str, SourcePos]) -> None:
+    """An error for the first attribute that is neither the type's nor a metaparameter."""
+    fields = _FIELDS[type_name]
+    for key, where in names.items():
+        if key not in fields and key not in METAPARAMS:
+            raise SourceError(
+                where,
+                f"unknown attribute '{key}' for {type_name}",
+                did_you_mean(key, list(fields) + list(METAPARAMS)),
+            )
+
+
 def build_params(
     type_name: str,
     title: str,
