@@ -48,7 +48,8 @@ def gitpuppet_executable() -> str:
 def unit_source_dir() -> Path:
     """The systemd/ folder shipped with gitpuppet (package data, or the source checkout)."""
     here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "systemd", here.parent / "systemd"):
+    installed = Path(sys.prefix) / "share" / "gitpuppet" / "systemd"
+    for candidate in (here / "systemd", here.parent / "systemd", installed):
         if (candidate / "gitpuppet.service").is_file():
             return candidate
     raise GitpuppetError("the systemd unit files are not installed with gitpuppet")
