@@ -35,6 +35,7 @@ REDHAT = {
             "regex",
             ["file:/etc/nginx/sites-available/staging.example.com"],
         ),
+        ("pc3.lab.example.com", "glob", ["file:/etc/motd", "host:gw.example.com"]),
         ("laptop.example.com", "default", ["user:alice", "line:PermitRootLogin no"]),
     ],
 )
@@ -79,3 +80,11 @@ def test_validate_passes() -> None:
     result = validate_tree(DirTree(REPO), lambda name: {**DEBIAN, "fqdn": name})
     assert result.ok, result.errors
     assert set(result.nodes) == {"web01.example.com", "web02.example.com", "db01.example.com"}
+
+
+def test_motd_uses_facts_node_vars_and_data() -> None:
+    cat = compile_catalog(DirTree(REPO), "web01.example.com", DEBIAN)
+    motd = next(r for r in cat.resources if r.title == "/etc/motd")
+    text = motd.params.data.decode()
+    assert text.startswith("web01.example.com (Debian 12.5), role web\n")
+    assert "web01: the busy one." in text  # node level of the hierarchy beats common.yaml
