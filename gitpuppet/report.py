@@ -87,7 +87,7 @@ def write_report(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     commit = (report.get("commit") or "local")[:12]
     path = reports / f"{stamp}-{commit}.json"
-    write_json_atomic(path, report)
+    write_json_atomic(path, report, compact=True)  # thousands of entries: the C encoder
     for old in sorted(reports.glob("*.json"))[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     summary = {

@@ -28,13 +28,14 @@ class State:
     environment: str | None = None
 
 
-def write_json_atomic(path: Path, data: Any, mode: int = 0o600) -> None:
-    """Write JSON to `path` atomically with the given mode."""
+def write_json_atomic(path: Path, data: Any, mode: int = 0o600, compact: bool = False) -> None:
+    """Write JSON to `path` atomically with the given mode (`compact`: no indentation, so the
+    C encoder is used; for large files such as reports)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
+            fh.write(json.dumps(data, indent=None if compact else 2, default=str))
             fh.write("\n")
             fh.flush()
             os.fchmod(fh.fileno(), mode)
