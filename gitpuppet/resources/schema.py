@@ -443,15 +443,12 @@ def build_params(
     fields = _FIELDS[type_name]
     cls = SCHEMAS[type_name]
     values: dict[str, Any] = {}
+    check_attribute_names(type_name, {key: attr_pos.get(key, pos) for key in attrs})
     for key, raw in attrs.items():
         where = attr_pos.get(key, pos)
         spec = fields.get(key)
         if spec is None:
-            raise SourceError(
-                where,
-                f"unknown attribute '{key}' for {type_name}",
-                did_you_mean(key, list(fields) + list(METAPARAMS)),
-            )
+            continue  # a metaparameter: the compiler handles it
         if raw is None:
             continue  # ~ means "use the default"
         value, problem = _coerce(spec.metadata["kind"], raw)

@@ -1,14 +1,9 @@
-"""Faults: a full and a read-only filesystem (a real small tmpfs), and a process killed with
-SIGKILL while writing a file. The original file must always be intact: old or new, never partial."""
+"""Faults through `gitpuppet apply`: a full and a read-only filesystem (a real small tmpfs) fail
+the resource and keep the original file intact; the rest of the catalog still converges."""
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,26 +58,4 @@ def test_read_only_filesystem_fails_and_keeps_the_original(tmp_path: Path, tmpfs
     assert (tmpfs / "conf").read_text() == "original\n"
 
 
-WRITER = """
-import sys
-from gitpuppet.resources.fsutil import atomic_write
-path, n = sys.argv[1], 0
-while True:
-    n += 1
-    atomic_write(path, (b"A" if n % 2 else b"B") * 4_000_000)
-"""
-
-
-def test_sigkill_while_writing_never_leaves_a_partial_file(tmp_path: Path) -> None:
-    target = tmp_path / "big"
-    target.write_bytes(b"A" * 4_000_000)
-    rng = random.Random(1234)
-    for _ in range(15):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
-        time.sleep(0.05 + rng.random() * 0.3)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        data = target.read_bytes()
-        assert len(data) == 4_000_000
-        assert data in (b"A" * 4_000_000, b"B" * 4_000_000)
-    # Temp files of killed writers may remain beside it; the target itself is always whole.
+# SIGKILL in the middle of a write: tests/integration/test_type_file_faults.py (25 kills, 8 MB).
