@@ -16,7 +16,7 @@ import pwd
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pygit2
 from pygit2.enums import CredentialType
@@ -134,8 +134,6 @@ class Callbacks(pygit2.RemoteCallbacks):
         if allowed_types & CredentialType.USERPASS_PLAINTEXT:
             if self.tries > 1:
                 raise RemoteError(f"{self.where.host_label} refused the user and password")
-            from urllib.parse import urlsplit
-
             parts = urlsplit(self.where.url)
             if parts.username and parts.password:
                 return pygit2.UserPass(unquote(parts.username), unquote(parts.password))
