@@ -24,6 +24,7 @@ import pygit2
 from pygit2.enums import SortMode
 
 from gitpuppet.errors import GitpuppetError
+from gitpuppet.git.commits import CommitInfo, parse_trailers
 from gitpuppet.git.remote import (
     Callbacks,
     describe_error,
@@ -32,6 +33,8 @@ from gitpuppet.git.remote import (
 )
 from gitpuppet.git.tree import GitTree
 from gitpuppet.git.urls import parse_url, redact
+
+__all__ = ["CommitInfo", "FetchError", "FetchResult", "NodeRepo", "parse_trailers"]
 
 DEFAULT_DEPTH = 20  # enough history for a rollout to pick an older commit right after a clone
 _UNSHALLOW = 2**31 - 1  # libgit2's GIT_FETCH_DEPTH_UNSHALLOW
@@ -71,23 +74,6 @@ class FetchResult:
             out.append(f"the node's clone was broken ({self.recloned}) and has been cloned again")
         out.extend(f"marked commit '{m}' was lost with the broken clone" for m in self.lost_marks)
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
-    """What the agent needs to know about one commit."""
-
-    id: str
-    short_id: str
-    message: str
-    author: str
-    committer_time: int  # epoch seconds
-    trailers: dict[str, str]
-
-    @property
-    def summary(self) -> str:
-        """The first line of the message."""
-        return self.message.split("\n", 1)[0]
 
 
 class NodeRepo:
@@ -378,22 +364,6 @@ class NodeRepo:
         except _BROKEN:
             return None
         return str(ref.target) if ref is not None else None
-
-
-def parse_trailers(message: str) -> dict[str, str]:
-    """`Key: value` lines of the message's last paragraph (git's trailer block), later wins."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
-    if len(paragraphs) < 2:
-        return {}
-    trailers: dict[str, str] = {}
-    for line in paragraphs[-1].splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*?)\s*$", line)
-        if match is None:
-            if line.startswith((" ", "\t")):
-                continue  # a continuation of the previous trailer's value
-            return {}  # not a trailer block: git requires every line to be a trailer
-        trailers[match[1]] = match[2]
-    return trailers
 
 
 def _missing(repo: pygit2.Repository, commit_id: str) -> bool:
