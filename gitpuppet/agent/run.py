@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from gitpuppet.agent.disable import RunDisabled, disabled
-from gitpuppet.agent.gitsync import FetchError, FetchResult, LocalNodeRepo, verify_signature
 from gitpuppet.agent.lock import run_lock
 from gitpuppet.agent.splay import mirror_start, splay_delay
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
+from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
+from gitpuppet.git.verify import verify_commit
 from gitpuppet.model import Result
 from gitpuppet.session import RunOutcome, apply_tree
 from gitpuppet.state import load_state
@@ -63,17 +64,17 @@ def repo_path(config: AgentConfig) -> Path:
     return Path(config.state_dir) / "repo.git"
 
 
-def open_node_repo(config: AgentConfig) -> LocalNodeRepo:
+def open_node_repo(config: AgentConfig) -> NodeRepo:
     """The node's clone under state_dir, set up from the config."""
     if not config.repo:
         where = config.source or "the agent config"
         raise NothingApplied(f"{where}: no 'repo' is configured", "add repo: URL, or bootstrap")
-    return LocalNodeRepo(
+    return NodeRepo(
         repo_path(config), config.repo, config.branch, config.ssh_key, config.known_hosts
     )
 
 
-def choose_commit(repo: LocalNodeRepo, head: str, node: str, config: AgentConfig) -> str:
+def choose_commit(repo: NodeRepo, head: str, node: str, config: AgentConfig) -> str:
     """The commit this node may apply: the branch head (the rollout of SPEC §10 plugs in here)."""
     return head
 
@@ -88,7 +89,7 @@ def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     return name
 
 
-def pull(repo: LocalNodeRepo, config: AgentConfig, node: str) -> Pulled:
+def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
     """Fetch, choose and verify; a failure is a message and a None candidate, never a raise."""
     messages: list[str] = []
     try:
@@ -96,12 +97,12 @@ def pull(repo: LocalNodeRepo, config: AgentConfig, node: str) -> Pulled:
     except FetchError as exc:
         return Pulled(node, None, None, None, [str(exc)])
     assert fetched is not None
-    messages.extend(f"fetch: {e}" for e in fetched.errors)
+    messages.extend(f"fetch: {m}" for m in fetched.messages)
     candidate = choose_commit(repo, fetched.head, node, config)
     if config.verify_allowed_signers is not None:
-        check = verify_signature(repo.repo, candidate, config.verify_allowed_signers)
+        check = verify_commit(repo.repo, candidate, config.verify_allowed_signers)
         if not check.ok:
-            messages.append(f"commit {candidate[:12]} not applied: {check.reason}")
+            messages.append(f"{check.reason}; not applied")  # the reason names the commit
             return Pulled(node, None, fetched.head, fetched, messages)
     return Pulled(node, candidate, fetched.head, fetched, messages)
 
@@ -135,7 +136,7 @@ def run_once(
 
 def _apply_chosen(
     config: AgentConfig,
-    repo: LocalNodeRepo,
+    repo: NodeRepo,
     pulled: Pulled,
     facts: dict[str, Any],
     noop: bool,
@@ -189,7 +190,7 @@ def _apply_chosen(
     return AgentRun(outcome.exit_code, fallback, pulled.node, messages, outcome, pulled.fetch, True)
 
 
-def _mark(repo: LocalNodeRepo, commit: str, outcome: RunOutcome, noop: bool) -> None:
+def _mark(repo: NodeRepo, commit: str, outcome: RunOutcome, noop: bool) -> None:
     """Keep the applied and last good commits as refs (state.json has them too)."""
     if noop:
         return
