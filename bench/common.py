@@ -16,7 +16,11 @@ ENV = {**os.environ, "GITPUPPET_CONFIG": "/nonexistent/config.yaml"}
 
 
 def timed(argv: list[str], ok: tuple[int, ...] = (0, 2)) -> tuple[float, float]:
-    """Run once: (wall seconds, peak RSS in MB of that process)."""
+    """Run once: (wall seconds, peak RSS in MB of that process).
+
+    The disk is settled first (sync), so a run does not pay for writing back what the setup
+    or the previous run left dirty."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)

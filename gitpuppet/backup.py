@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitpuppet.errors import GitpuppetError
-from gitpuppet.resources.fsutil import atomic_write
+from gitpuppet.resources.fsutil import WriteBatch, atomic_write, write_temp
 
 
 @dataclass(slots=True)
@@ -42,13 +42,27 @@ class BackupStore:
     def _object(self, digest: str) -> Path:
         return self.root / "objects" / digest[:2] / digest[2:]
 
-    def save(self, path: str, data: bytes, st: os.stat_result | None = None) -> str:
-        """Keep `data` as the newest version of `path`; returns its sha256."""
+    def save(
+        self,
+        path: str,
+        data: bytes,
+        st: os.stat_result | None = None,
+        batch: WriteBatch | None = None,
+    ) -> str:
+        """Keep `data` as the newest version of `path`; returns its sha256.
+
+        With `batch` (the new content of `path` is staged there too), the copy is staged before
+        it and the index line is synced with it: the copy is in place before the new content
+        is. An index line whose copy never arrived (a crash before the batch was committed,
+        when `path` still holds that very content) is not listed by `versions`."""
         digest = hashlib.sha256(data).hexdigest()
         obj = self._object(digest)
         if not obj.exists():
             obj.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(str(obj), data, mode=0o600)
+            if batch is None:
+                atomic_write(str(obj), data, mode=0o600)
+            else:
+                batch.add(write_temp(str(obj), data, mode=0o600, sync=False), str(obj))
         index = self._index(path)
         index.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         entry = {
@@ -67,7 +81,10 @@ class BackupStore:
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # a crash cut the last append short: start a fresh line
             os.write(fd, line)
-            os.fsync(fd)
+            if batch is None:
+                os.fsync(fd)
+            else:
+                batch.sync_also(str(index))
         finally:
             os.close(fd)
         return digest
@@ -85,6 +102,7 @@ class BackupStore:
             except ValueError:
                 continue  # a line cut short by a crash mid-append: the others still count
         entries.reverse()
+        entries = [e for e in entries if self._object(e["digest"]).exists()]
         return [
             BackupVersion(
                 i, e["path"], e["time"], e["digest"], e["size"], e["mode"], e["uid"], e["gid"]

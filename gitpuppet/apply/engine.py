@@ -13,6 +13,10 @@ from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
 from gitpuppet.resources import get_type
 from gitpuppet.resources.base import ApplyContext, ResourceType
+from gitpuppet.resources.fsutil import WriteBatch
+
+# Staged file writes committed together at most (see fsutil.WriteBatch).
+BATCH_MAX = 512
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
 
@@ -85,6 +89,9 @@ class _Run:
     due: dict[Ref, list[Ref]] = field(default_factory=dict)
     pending: set[str] = field(default_factory=set)
     quiet_hooks: bool = False
+    # File writes staged but not yet in place, and the resources waiting on them.
+    batch: WriteBatch = field(default_factory=WriteBatch)
+    parked: dict[Ref, tuple[Resource, ResourceType, Result]] = field(default_factory=dict)
 
     def call_hook(self, hook: Callable[..., None], *args: object) -> None:
         # Output going away (`| head`, a closed terminal) must not leave a machine half
@@ -141,21 +148,26 @@ def apply_catalog(
             refresh_out.setdefault(edge.first, []).append(edge.then)
     chosen = [r for r in catalog.resources if not tags or resource_tags(r) & tags]
     results: list[Result] = []
-    for index, res in enumerate(chosen, 1):
-        if on_begin is not None and not run.quiet_hooks:
-            run.call_hook(on_begin, index, len(chosen), res)
-        result = _converge(run, res, incoming.get(res.ref, ()))
-        _deliver_refresh(run, res, result)
-        run.status[res.ref] = result.status
-        if result.status == Status.CHANGED:
-            _notify(run, res, refresh_out.get(res.ref, ()))
-        elif result.status == Status.WOULD_CHANGE and refresh_out.get(res.ref):
-            # A simulated change triggers no refresh; say which ones a real run would do.
-            targets = ", ".join(map(str, refresh_out[res.ref]))
-            result.message = _join(result.message, f"would refresh {targets}")
-        results.append(result)
-        if on_result is not None and not run.quiet_hooks:
-            run.call_hook(on_result, result)
+    emitted = 0
+    try:
+        for index, res in enumerate(chosen, 1):
+            deps = incoming.get(res.ref, ())
+            if run.parked and _must_commit_before(run, res, deps):
+                _commit_batch(run, refresh_out)
+            if on_begin is not None and not run.quiet_hooks:
+                run.call_hook(on_begin, index, len(chosen), res)
+            result = _converge(run, res, deps)
+            results.append(result)
+            if res.ref in run.parked:
+                continue  # settled when the batch is committed
+            _settle(run, res, result, refresh_out)
+            if not run.parked:
+                emitted = _emit(run, results, emitted, on_result)
+        if run.parked:
+            _commit_batch(run, refresh_out)
+        _emit(run, results, emitted, on_result)
+    finally:
+        run.batch.abort()  # only when interrupted: a committed batch is empty
     return ApplyOutcome(
         results,
         run.pending,
@@ -164,6 +176,72 @@ def apply_catalog(
         time.monotonic() - start,
         noop,
     )
+
+
+def _emit(
+    run: _Run, results: list[Result], emitted: int, on_result: Callable[[Result], None] | None
+) -> int:
+    """Hand the settled results from `emitted` on to `on_result`, in apply order."""
+    if on_result is not None:
+        for result in results[emitted:]:
+            if not run.quiet_hooks:
+                run.call_hook(on_result, result)
+    return len(results)
+
+
+def _settle(run: _Run, res: Resource, result: Result, refresh_out: dict[Ref, list[Ref]]) -> None:
+    """A resource's result is final: deliver its refresh, record its status, notify."""
+    _deliver_refresh(run, res, result)
+    run.status[res.ref] = result.status
+    if result.status == Status.CHANGED:
+        _notify(run, res, refresh_out.get(res.ref, ()))
+    elif result.status == Status.WOULD_CHANGE and refresh_out.get(res.ref):
+        # A simulated change triggers no refresh; say which ones a real run would do.
+        targets = ", ".join(map(str, refresh_out[res.ref]))
+        result.message = _join(result.message, f"would refresh {targets}")
+
+
+def _must_commit_before(run: _Run, res: Resource, deps: Iterable[Ref]) -> bool:
+    """Staged writes go in place before anything that is not a batching file write, anything
+    that depends on a staged resource, and when the batch is full."""
+    if len(run.batch) >= BATCH_MAX:
+        return True
+    rtype = run.lookup(res.type)
+    if rtype is None or not rtype.batch_writes:
+        return True
+    return any(dep in run.parked for dep in deps)
+
+
+def _commit_batch(run: _Run, refresh_out: dict[Ref, list[Ref]]) -> None:
+    """Commit the staged writes, read each parked resource again, and settle it."""
+    failed = run.batch.commit()
+    for ref, (res, rtype, result) in run.parked.items():
+        t0 = time.monotonic()
+        if ref in failed:
+            result.status = Status.FAILED
+            result.message = failed[ref]
+        elif rtype.verify_after_apply:
+            _verify(run, res, rtype, result)
+        result.seconds += time.monotonic() - t0
+        _settle(run, res, result, refresh_out)
+    run.parked.clear()
+
+
+def _verify(run: _Run, res: Resource, rtype: ResourceType, result: Result) -> None:
+    """Read the state again after applying: anything left to change is a failure."""
+    try:
+        left = rtype.diff(rtype.current(res, run.ctx), res, run.ctx)
+    except ApplyError as exc:
+        result.status = Status.FAILED
+        result.message = str(exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - as in _converge
+        result.status = Status.FAILED
+        result.message = f"{type(exc).__name__}: {exc}"
+        return
+    if left:
+        result.status = Status.FAILED
+        result.message = "did not converge: " + ", ".join(c.attr for c in left)
 
 
 def _notify(run: _Run, source: Resource, targets: Iterable[Ref]) -> None:
@@ -213,13 +291,21 @@ def _converge(run: _Run, res: Resource, deps: Iterable[Ref]) -> Result:
             if run.noop or res.noop:
                 result.status = Status.WOULD_CHANGE
             else:
-                rtype.apply(res, cur, changes, run.ctx)
+                staged = len(run.batch)
+                run.batch.owner = res.ref
+                run.ctx.batch = run.batch if rtype.batch_writes else None
+                try:
+                    rtype.apply(res, cur, changes, run.ctx)
+                except BaseException:
+                    run.batch.drop(res.ref)
+                    raise
+                finally:
+                    run.ctx.batch = None
                 result.status = Status.CHANGED
-                if rtype.verify_after_apply:
-                    left = rtype.diff(rtype.current(res, run.ctx), res, run.ctx)
-                    if left:
-                        result.status = Status.FAILED
-                        result.message = "did not converge: " + ", ".join(c.attr for c in left)
+                if len(run.batch) > staged:
+                    run.parked[res.ref] = (res, rtype, result)
+                elif rtype.verify_after_apply:
+                    _verify(run, res, rtype, result)
     except ApplyError as exc:
         result.status = Status.FAILED
         result.message = str(exc)

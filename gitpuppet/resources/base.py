@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gitpuppet.model import Change, Resource
+from gitpuppet.resources.fsutil import WriteBatch
 
 
 @dataclass(slots=True)
@@ -22,6 +23,11 @@ class ApplyContext:
     facts: dict[str, Any] = field(default_factory=dict)
     want_diff: bool = False
     root: Path | None = None  # reserved: a prefix for every managed path (not used yet)
+    # Set by the applier while a type with `batch_writes` applies: file replacements are staged
+    # there and committed together (fsutil.WriteBatch); None means write and sync right away.
+    batch: WriteBatch | None = None
+    # Directories already swept of stale temp files in this run.
+    swept: set[str] = field(default_factory=set)
 
 
 class ResourceType:
@@ -33,6 +39,10 @@ class ResourceType:
     verify_after_apply = True
     # True when `refresh` does something (service restart, exec with refreshonly).
     refreshable = False
+    # True when `apply` may stage its file replacements in `ctx.batch` instead of finishing
+    # them: the applier commits the batch and reads the state again before anything that
+    # could depend on them runs.
+    batch_writes = False
 
     def current(self, res: Resource, ctx: ApplyContext) -> Any:
         """Read the current state (read only)."""

@@ -27,7 +27,7 @@ from gitpuppet.resources.filetree import (
     tree_changes,
 )
 from gitpuppet.resources.fsutil import (
-    commit_temp,
+    finish_write,
     gid_of,
     group_name,
     remove_stale_temps,
@@ -79,6 +79,7 @@ def _ids(p: FileParams) -> tuple[int | None, int | None]:
 
 class FileType(ResourceType):
     name = "file"
+    batch_writes = True
 
     def current(self, res: Resource, ctx: ApplyContext) -> FileState:
         """One lstat; the content is read only when it is managed; a tree only with recurse."""
@@ -155,9 +156,9 @@ class FileType(ResourceType):
                 make_dir(p.path, dir_mode(mode))
             set_meta(p.path, dir_mode(mode), uid, gid)
             if p.tree is not None:
-                sync_tree(p, cur.entries if cur.kind else {}, mode, uid, gid, backups)
+                sync_tree(p, cur.entries if cur.kind else {}, mode, uid, gid, backups, ctx.batch)
         elif any(c.attr in ("content", "ensure") for c in changes):
-            _write_file(p, cur, mode, uid, gid, backups)
+            _write_file(p, cur, mode, uid, gid, backups, ctx)
         else:
             set_meta(p.path, mode, uid, gid)
 
@@ -203,10 +204,12 @@ def _write_file(
     uid: int | None,
     gid: int | None,
     backups: BackupStore | None,
+    ctx: ApplyContext,
 ) -> None:
-    """Write the new content beside the file, validate it, back up the old, rename over."""
+    """Write the new content beside the file, validate it, back up the old, rename over
+    (now, or when the applier commits the run's write batch)."""
     was_file = cur.kind == "file"
-    remove_stale_temps(p.path)
+    remove_stale_temps(p.path, ctx.swept)
     data = p.data
     if data is None:  # `present` or no content: keep what is there
         data = b""
@@ -219,6 +222,7 @@ def _write_file(
         mode=mode if mode is not None else (cur.mode if was_file else 0o644),
         uid=uid if uid is not None else (cur.uid if was_file else None),
         gid=gid if gid is not None else (cur.gid if was_file else None),
+        sync=ctx.batch is None,
     )
     try:
         if p.validate:
@@ -228,11 +232,11 @@ def _write_file(
             if old is None:
                 with open(p.path, "rb") as fh:
                     old = fh.read()
-            backups.save(p.path, old, cur.st)
+            backups.save(p.path, old, cur.st, ctx.batch)
     except BaseException:
         os.unlink(tmp)
         raise
-    commit_temp(tmp, p.path)
+    finish_write(tmp, p.path, ctx.batch)
 
 
 def _validate(command: str, tmp: str, path: str) -> None:

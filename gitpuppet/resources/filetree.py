@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from gitpuppet.backup import BackupStore
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change
-from gitpuppet.resources.fsutil import commit_temp, group_name, user_name, write_temp
+from gitpuppet.resources.fsutil import (
+    WriteBatch,
+    finish_write,
+    group_name,
+    user_name,
+    write_temp,
+)
 from gitpuppet.resources.schema import FileParams
 
 REDACTED = "<redacted>"
@@ -121,8 +127,10 @@ def sync_tree(
     uid: int | None,
     gid: int | None,
     backups: BackupStore | None,
+    batch: WriteBatch | None = None,
 ) -> None:
-    """Make the directory's contents match `p.tree`; with purge, remove what is not in it."""
+    """Make the directory's contents match `p.tree`; with purge, remove what is not in it.
+    With `batch`, new contents are staged there (see fsutil.WriteBatch)."""
     assert p.tree is not None
     for rel, data in sorted(p.tree.items()):
         full = os.path.join(p.path, rel)
@@ -141,11 +149,18 @@ def sync_tree(
         if kind != "file" or entry is None or entry.data != data:
             if kind == "file":
                 if backups is not None and entry is not None and entry.data is not None:
-                    backups.save(full, entry.data, os.lstat(full))
+                    backups.save(full, entry.data, os.lstat(full), batch)
             elif kind is not None:
                 remove_path(full, kind, True, backups)  # a link or fifo where a file belongs
-            tmp = write_temp(full, data, mode=0o644 if mode is None else mode, uid=uid, gid=gid)
-            commit_temp(tmp, full)
+            tmp = write_temp(
+                full,
+                data,
+                mode=0o644 if mode is None else mode,
+                uid=uid,
+                gid=gid,
+                sync=batch is None,
+            )
+            finish_write(tmp, full, batch)
         else:
             set_meta(full, mode, uid, gid)
     if p.purge:

@@ -9,6 +9,8 @@ import os
 import pwd
 import tempfile
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from gitpuppet.errors import ApplyError
 
@@ -69,8 +71,10 @@ def write_temp(
     mode: int | None = None,
     uid: int | None = None,
     gid: int | None = None,
+    sync: bool = True,
 ) -> str:
-    """Write `data` to a new temp file beside `path` (fsynced, with owner and mode); its name."""
+    """Write `data` to a new temp file beside `path` (with owner and mode); its name.
+    The file is fsynced unless `sync` is false (a WriteBatch makes it durable later)."""
     directory, name = os.path.split(path)
     if not os.path.isdir(directory or "."):
         raise ApplyError(
@@ -88,7 +92,8 @@ def write_temp(
             if uid is not None or gid is not None:
                 os.fchown(fh.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
             os.fchmod(fh.fileno(), 0o644 if mode is None else mode)
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
     except OSError as exc:
         _remove(tmp)
         raise ApplyError(f"cannot write {path}: {exc.strerror}") from None
@@ -98,16 +103,22 @@ def write_temp(
     return tmp
 
 
-def remove_stale_temps(path: str) -> None:
+def remove_stale_temps(path: str, swept: set[str] | None = None) -> None:
     """Temp files that a killed writer left beside `path`. Runs hold a lock, so an old one is
     nobody's; "old" is well past the validate timeout, to be safe with a concurrent restore.
-    It lists the directory, so writers of many files in one directory do not call it."""
+    With `swept` (the directories already cleaned in this run), a directory is listed once, so
+    writing many files into one directory stays linear."""
     directory, name = os.path.split(path)
     directory = directory or "."
+    if swept is not None:
+        if directory in swept:
+            return
+        swept.add(directory)
+        pattern = ".*.gitpuppet-*"
+    else:
+        pattern = f".{glob.escape(name)}.gitpuppet-*"
     now = time.time()
-    for stale in glob.glob(
-        os.path.join(glob.escape(directory), f".{glob.escape(name)}.gitpuppet-*")
-    ):
+    for stale in glob.glob(os.path.join(glob.escape(directory), pattern)):
         try:
             if now - os.lstat(stale).st_mtime > STALE_TEMP_SECONDS:
                 os.unlink(stale)
@@ -136,6 +147,140 @@ def atomic_write(
     """Replace `path` with `data` atomically (temp file in the same directory, fsync, rename)."""
     remove_stale_temps(path)
     commit_temp(write_temp(path, data, mode=mode, uid=uid, gid=gid), path)
+
+
+def finish_write(tmp: str, path: str, batch: WriteBatch | None) -> None:
+    """Put a temp file from write_temp(sync=batch is None) in place now, or at batch commit."""
+    if batch is None:
+        commit_temp(tmp, path)
+    else:
+        batch.add(tmp, path)
+
+
+@dataclass(slots=True)
+class _Staged:
+    tmp: str
+    path: str | None  # None: only made durable, not renamed (an appended index, say)
+    owner: object
+
+
+class WriteBatch:
+    """File replacements made durable together instead of one by one.
+
+    Temp files are written without fsync; `commit` then makes them durable at once (one
+    syncfs(2) per filesystem, or an fsync per file for a few), renames each over its path in
+    the order staged, and fsyncs each directory once. Every path is old or new at any moment,
+    exactly as with fsync + rename per file; a run killed before commit leaves only temp files,
+    which remove_stale_temps clears. One ext4 journal commit instead of two per file is what
+    makes converging a thousand files fast.
+    """
+
+    FEW = 8  # below this, an fsync per temp file is cheaper than syncing the filesystem
+
+    def __init__(self) -> None:
+        self.owner: object = None  # who stages now (the applier sets it per resource)
+        self._staged: list[_Staged] = []
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def add(self, tmp: str, path: str) -> None:
+        self._staged.append(_Staged(tmp, path, self.owner))
+
+    def sync_also(self, path: str) -> None:
+        """Make `path` (written in place) durable with the batch, before any rename."""
+        self._staged.append(_Staged(path, None, self.owner))
+
+    def drop(self, owner: object) -> None:
+        """Forget (and delete) what `owner` staged: its resource failed before commit."""
+        keep = []
+        for s in self._staged:
+            if s.owner != owner:
+                keep.append(s)
+            elif s.path is not None:
+                _remove(s.tmp)
+        self._staged = keep
+
+    def abort(self) -> None:
+        for s in self._staged:
+            if s.path is not None:
+                _remove(s.tmp)
+        self._staged = []
+
+    def commit(self) -> dict[object, str]:
+        """Sync, rename, fsync directories; returns owner -> error for what could not be done."""
+        staged, self._staged = self._staged, []
+        failed = _sync_temps(staged)
+        dirs: dict[str, list[object]] = {}
+        for s in staged:
+            if s.path is None:
+                continue
+            if s.owner in failed:
+                _remove(s.tmp)
+                continue
+            try:
+                os.rename(s.tmp, s.path)
+            except OSError as exc:
+                _remove(s.tmp)
+                failed[s.owner] = f"cannot replace {s.path}: {exc.strerror}"
+                continue
+            dirs.setdefault(os.path.dirname(s.path) or ".", []).append(s.owner)
+        for directory, owners in dirs.items():
+            try:
+                fsync_dir(directory)
+            except OSError as exc:
+                for owner in owners:
+                    failed.setdefault(owner, f"cannot sync {directory}: {exc.strerror}")
+        return failed
+
+
+def _sync_temps(staged: list[_Staged]) -> dict[object, str]:
+    """Make every staged temp file durable; owner -> error for those that could not be."""
+    failed: dict[object, str] = {}
+    if len(staged) < WriteBatch.FEW:
+        for s in staged:
+            try:
+                fd = os.open(s.tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                failed.setdefault(s.owner, f"cannot write {s.path or s.tmp}: {exc.strerror}")
+        return failed
+    by_device: dict[int, list[_Staged]] = {}
+    for s in staged:
+        try:
+            by_device.setdefault(os.stat(s.tmp).st_dev, []).append(s)
+        except OSError as exc:
+            failed.setdefault(s.owner, f"cannot write {s.path or s.tmp}: {exc.strerror}")
+    for group in by_device.values():
+        error = _syncfs(os.path.dirname(group[0].tmp) or ".")
+        if error:
+            for s in group:
+                failed.setdefault(s.owner, f"cannot write {s.path or s.tmp}: {error}")
+    return failed
+
+
+def _syncfs(directory: str) -> str | None:
+    """syncfs(2) on the filesystem holding `directory`; an error text, or None."""
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            import ctypes
+
+            return os.strerror(ctypes.get_errno())
+    finally:
+        os.close(fd)
+    return None
+
+
+_libc: Any = None
 
 
 def _remove(path: str) -> None:
