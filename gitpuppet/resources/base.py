@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitpuppet.model import Change, Resource
+from gitpuppet.errors import ApplyError
+from gitpuppet.model import Change, Ref, Resource
 from gitpuppet.resources.fsutil import WriteBatch
 
 
@@ -28,6 +29,9 @@ class ApplyContext:
     batch: WriteBatch | None = None
     # Directories already swept of stale temp files in this run.
     swept: set[str] = field(default_factory=set)
+    # What a type read once for the whole run (the installed package set, unit states), keyed
+    # by a name of the type's own; a type drops its entry after changing what it describes.
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 class ResourceType:
@@ -43,6 +47,12 @@ class ResourceType:
     # them: the applier commits the batch and reads the state again before anything that
     # could depend on them runs.
     batch_writes = False
+    # True for types that change many resources in one call (a package manager): when the
+    # applier reaches a resource of this type, it also reads and diffs every later resource of
+    # the type whose dependencies have all settled, and hands those with changes to
+    # `apply_many` at once (SPEC §3.2: packages that become ready together are installed in one
+    # package-manager call). Each is then read again, settled and reported in its own place.
+    apply_together = False
 
     def current(self, res: Resource, ctx: ApplyContext) -> Any:
         """Read the current state (read only)."""
@@ -55,6 +65,19 @@ class ResourceType:
     def apply(self, res: Resource, cur: Any, changes: list[Change], ctx: ApplyContext) -> None:
         """Make the changes; raise ApplyError with a message a person can act on."""
         raise NotImplementedError
+
+    def apply_many(
+        self, items: list[tuple[Resource, Any, list[Change]]], ctx: ApplyContext
+    ) -> dict[Ref, ApplyError]:
+        """Apply several (resource, current, changes) at once; the errors of those that failed.
+        The default applies them one by one."""
+        errors: dict[Ref, ApplyError] = {}
+        for res, cur, changes in items:
+            try:
+                self.apply(res, cur, changes, ctx)
+            except ApplyError as exc:
+                errors[res.ref] = exc
+        return errors
 
     def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
         """React to a notify/subscribe (restart, rerun); returns a message or None."""
