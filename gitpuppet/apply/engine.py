@@ -9,14 +9,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from gitpuppet.apply.groups import apply_group, commit_batch, must_commit_before, verify
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
 from gitpuppet.resources import get_type
 from gitpuppet.resources.base import ApplyContext, ResourceType
 from gitpuppet.resources.fsutil import WriteBatch
-
-# Staged file writes committed together at most (see fsutil.WriteBatch).
-BATCH_MAX = 512
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
 
@@ -92,6 +90,8 @@ class _Run:
     # File writes staged but not yet in place, and the resources waiting on them.
     batch: WriteBatch = field(default_factory=WriteBatch)
     parked: dict[Ref, tuple[Resource, ResourceType, Result]] = field(default_factory=dict)
+    # Results of resources applied ahead of their turn with others of their type.
+    early: dict[Ref, Result] = field(default_factory=dict)
 
     def call_hook(self, hook: Callable[..., None], *args: object) -> None:
         # Output going away (`| head`, a closed terminal) must not leave a machine half
@@ -147,16 +147,24 @@ def apply_catalog(
         if edge.kind == EdgeKind.REFRESH:
             refresh_out.setdefault(edge.first, []).append(edge.then)
     chosen = [r for r in catalog.resources if not tags or resource_tags(r) & tags]
+    by_type: dict[str, list[Resource]] = {}
+    for r in chosen:
+        by_type.setdefault(r.type, []).append(r)
     results: list[Result] = []
     emitted = 0
     try:
         for index, res in enumerate(chosen, 1):
             deps = incoming.get(res.ref, ())
-            if run.parked and _must_commit_before(run, res, deps):
-                _commit_batch(run, refresh_out)
+            if run.parked and must_commit_before(run, res, deps):
+                commit_batch(run, lambda r, result: _settle(run, r, result, refresh_out))
             if on_begin is not None and not run.quiet_hooks:
                 run.call_hook(on_begin, index, len(chosen), res)
-            result = _converge(run, res, deps)
+            if res.ref in run.early:
+                result = run.early.pop(res.ref)
+            elif _applies_together(run, res, deps):
+                result = apply_group(run, res, by_type[res.type], incoming)
+            else:
+                result = _converge(run, res, deps)
             results.append(result)
             if res.ref in run.parked:
                 continue  # settled when the batch is committed
@@ -164,7 +172,7 @@ def apply_catalog(
             if not run.parked:
                 emitted = _emit(run, results, emitted, on_result)
         if run.parked:
-            _commit_batch(run, refresh_out)
+            commit_batch(run, lambda r, result: _settle(run, r, result, refresh_out))
         _emit(run, results, emitted, on_result)
     finally:
         run.batch.abort()  # only when interrupted: a committed batch is empty
@@ -201,49 +209,6 @@ def _settle(run: _Run, res: Resource, result: Result, refresh_out: dict[Ref, lis
         result.message = _join(result.message, f"would refresh {targets}")
 
 
-def _must_commit_before(run: _Run, res: Resource, deps: Iterable[Ref]) -> bool:
-    """Staged writes go in place before anything that is not a batching file write, anything
-    that depends on a staged resource, and when the batch is full."""
-    if len(run.batch) >= BATCH_MAX:
-        return True
-    rtype = run.lookup(res.type)
-    if rtype is None or not rtype.batch_writes:
-        return True
-    return any(dep in run.parked for dep in deps)
-
-
-def _commit_batch(run: _Run, refresh_out: dict[Ref, list[Ref]]) -> None:
-    """Commit the staged writes, read each parked resource again, and settle it."""
-    failed = run.batch.commit()
-    for ref, (res, rtype, result) in run.parked.items():
-        t0 = time.monotonic()
-        if ref in failed:
-            result.status = Status.FAILED
-            result.message = failed[ref]
-        elif rtype.verify_after_apply:
-            _verify(run, res, rtype, result)
-        result.seconds += time.monotonic() - t0
-        _settle(run, res, result, refresh_out)
-    run.parked.clear()
-
-
-def _verify(run: _Run, res: Resource, rtype: ResourceType, result: Result) -> None:
-    """Read the state again after applying: anything left to change is a failure."""
-    try:
-        left = rtype.diff(rtype.current(res, run.ctx), res, run.ctx)
-    except ApplyError as exc:
-        result.status = Status.FAILED
-        result.message = str(exc)
-        return
-    except Exception as exc:  # noqa: BLE001 - as in _converge
-        result.status = Status.FAILED
-        result.message = f"{type(exc).__name__}: {exc}"
-        return
-    if left:
-        result.status = Status.FAILED
-        result.message = "did not converge: " + ", ".join(c.attr for c in left)
-
-
 def _notify(run: _Run, source: Resource, targets: Iterable[Ref]) -> None:
     """`source` changed: make each refresh target due, and remember it until delivered."""
     added = False
@@ -269,6 +234,17 @@ def _skip_reason(run: _Run, res: Resource, deps: Iterable[Ref]) -> str | None:
             run.cause[res.ref] = root
             return f"skipped: dependency {dep} was skipped ({root} failed)"
     return None
+
+
+def _applies_together(run: _Run, res: Resource, deps: Iterable[Ref]) -> bool:
+    """Whether `res` is converged with others of its type (not in noop, nor when it is to be
+    skipped: _converge says why)."""
+    if run.noop or res.noop:
+        return False
+    if any(run.status.get(d) in (Status.FAILED, Status.SKIPPED) for d in deps):
+        return False
+    rtype = run.lookup(res.type)
+    return rtype is not None and rtype.apply_together
 
 
 def _converge(run: _Run, res: Resource, deps: Iterable[Ref]) -> Result:
@@ -305,7 +281,7 @@ def _converge(run: _Run, res: Resource, deps: Iterable[Ref]) -> Result:
                 if len(run.batch) > staged:
                     run.parked[res.ref] = (res, rtype, result)
                 elif rtype.verify_after_apply:
-                    _verify(run, res, rtype, result)
+                    verify(run.ctx, res, rtype, result)
     except ApplyError as exc:
         result.status = Status.FAILED
         result.message = str(exc)
