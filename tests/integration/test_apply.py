@@ -364,20 +364,3 @@ def test_report_and_summary(env: tuple[Path, Path, Path]) -> None:
     assert secret["ref"] == f"file:{root}/secret" and secret["source"] == "classes/main.yaml:2"
     assert all(c["redacted"] for c in secret["changes"] if c["attribute"] == "content")
     assert "hunter2" not in json.dumps(report)
-
-
-def test_tags_select_resources(env: tuple[Path, Path, Path]) -> None:
-    root, repo, state = env
-    make_repo(
-        repo,
-        f"""\
-        - file: {root}/web
-          content: w
-          tags: [web]
-        - file: {root}/db
-          content: d
-        """,
-    )
-    proc = apply(repo, state, "--tags", "web")
-    assert proc.returncode == 2
-    assert (root / "web").exists() and not (root / "db").exists()
