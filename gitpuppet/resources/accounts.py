@@ -32,7 +32,9 @@ PASSWD = "/etc/passwd"
 GROUP = "/etc/group"
 SHADOW = "/etc/shadow"
 CACHE_KEY = "accounts"
-TOOL_TIMEOUT = 120
+# Generous: usermod --move-home and userdel --remove copy or delete a whole home, and killing
+# them halfway would leave it split in two.
+TOOL_TIMEOUT = 900
 REDACTED = "<redacted>"
 
 # What the shadow tools accept at most, and never a leading '-' (it would read as an option).
