@@ -669,6 +669,23 @@ def test_sysvinit_chosen_from_facts(box: Container) -> None:
     assert "enable: mask needs systemd" in run.res("service:gp-sysv")["message"]
 
 
+def test_init_script_under_systemd_is_managed_through_its_generated_unit(box: Container) -> None:
+    """An init script with no unit of its own (many Debian packages): systemd makes a unit of
+    it, and enabling goes through systemd-sysv-install to the rc links."""
+    install_script(box, "gp-gen")
+    systemctl(box, "daemon-reload")
+    decl = "- service: gp-gen\n  ensure: running\n  enable: true"
+    run = apply(box, "gen", decl)
+    assert run.code == 2, run.report
+    assert run.changes("service:gp-gen") == {
+        "enable": ("false", "true"),
+        "ensure": ("stopped", "running"),
+    }
+    assert active(box, "gp-gen") == "active" and enabled(box, "gp-gen") == "enabled"
+    assert "S01gp-gen" in rc_link_names(box, "gp-gen")
+    assert apply(box, "gen", decl).code == 0
+
+
 def test_sysvinit_disable_with_no_links_records_it(box: Container) -> None:
     install_script(box, "gp-sysv-new")
     run = apply(box, "sysv-new", "- service: gp-sysv-new\n  enable: false", no_systemd=True)

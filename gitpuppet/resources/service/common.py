@@ -92,9 +92,12 @@ class Provider:
         return ""
 
 
-def run_tool(argv: Sequence[str], timeout: float = READ_TIMEOUT) -> CommandResult:
-    """Run an init-system tool in the clean environment; the result, whatever the exit code."""
-    return run_command(list(argv), timeout=timeout, env=TOOL_ENV)
+def run_tool(
+    argv: Sequence[str], timeout: float = READ_TIMEOUT, split_stderr: bool = False
+) -> CommandResult:
+    """Run an init-system tool in the clean environment; the result, whatever the exit code.
+    `split_stderr` keeps its notes ("redirecting to systemd-sysv-install") out of stdout."""
+    return run_command(list(argv), timeout=timeout, env=TOOL_ENV, split_stderr=split_stderr)
 
 
 def check_tool(argv: Sequence[str], what: str, timeout: float = ACTION_TIMEOUT) -> CommandResult:

@@ -21,7 +21,6 @@ PROPERTIES = (
     "Id",
     "LoadState",
     "ActiveState",
-    "SubState",
     "UnitFileState",
     "CanReload",
     "NeedDaemonReload",
@@ -80,7 +79,7 @@ def parse_show(text: str, count: int) -> list[dict[str, str]]:
 def show_units(units: Sequence[str]) -> list[dict[str, str]]:
     """The properties gitpuppet needs of every unit in `units`, in one `systemctl show` call."""
     argv = [*SYSTEMCTL, "show", "--property=" + ",".join(PROPERTIES), "--", *units]
-    result = run_tool(argv)
+    result = run_tool(argv, split_stderr=True)
     if result.returncode != 0:
         raise ApplyError(f"systemctl show failed (exit {result.returncode})", output=result.output)
     return parse_show(result.stdout, len(units))
@@ -124,7 +123,8 @@ class SystemdProvider(Provider):
 
     @staticmethod
     def _is_enabled(unit: str) -> str:
-        word = run_tool([*SYSTEMCTL, "is-enabled", "--", unit]).stdout.strip()
+        argv = [*SYSTEMCTL, "is-enabled", "--", unit]
+        word = run_tool(argv, split_stderr=True).stdout.strip()
         return ENABLED.get(word, word or "unknown")
 
     def not_found(self, unit: str) -> ApplyError:
