@@ -3,7 +3,7 @@
 - present: clone when the path is missing (or an empty directory); an existing checkout is left
   where it is (only its owner and group are managed).
 - latest: ask the source where `revision` points now and move the checkout there.
-- absent: remove the checkout.
+- absent: remove the checkout (untracked and ignored files go with it).
 
 `revision` is HEAD (the source's default branch), a branch, a tag or a commit id. A branch is
 checked out as a local branch of that name tracking origin; a tag or a commit leaves HEAD
@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +142,8 @@ class GitType(ResourceType):
         """Clone, move or remove; then give the whole tree to owner and group."""
         p: GitParams = res.params
         if p.ensure == "absent":
+            # Looked at again right before: nobody's work may have started since the diff.
+            _refuse_if_work(cur, "remove it", _local_work(open_checkout(p.path)))
             _remove(p.path)
             return
         uid, gid = _ids(p)
@@ -166,15 +169,10 @@ def _inspect(path: str) -> tuple[CheckoutState, pygit2.Repository | None]:
     """Classify what is at `path` (read only); the repository when it is a checkout."""
     if not os.path.lexists(path):
         return CheckoutState(path, "missing"), None
-    if os.path.islink(path) or not os.path.isdir(path):
-        what = (
-            "is a link"
-            if os.path.islink(path)
-            else "is a file"
-            if os.path.isfile(path)
-            else "is not a directory"
-        )
-        return CheckoutState(path, "other", what), None
+    if os.path.islink(path):
+        return CheckoutState(path, "other", "is a link"), None
+    if not os.path.isdir(path):
+        return CheckoutState(path, "other", "is a file"), None
     dotgit = os.path.join(path, ".git")
     if not os.path.lexists(dotgit):
         if not os.listdir(path):
@@ -244,8 +242,16 @@ def _refuse_if_work(cur: CheckoutState, action: str, work: list[str] | None = No
 
 
 def _scan_owners(state: CheckoutState, p: GitParams) -> None:
-    """Owners and groups, anywhere in the tree, that are not the wanted ones."""
-    uid, gid = _ids(p)
+    """Owners and groups, anywhere in the tree, that are not the wanted ones. A name that does
+    not exist yet (a user resource of this run creates it; noop did not) matches nothing: apply
+    then says it does not exist."""
+    uid = gid = None
+    with suppress(ApplyError):
+        uid = uid_of(p.owner) if p.owner is not None else None
+    with suppress(ApplyError):
+        gid = gid_of(p.group) if p.group is not None else None
+    uid = -1 if p.owner is not None and uid is None else uid
+    gid = -1 if p.group is not None and gid is None else gid
     for _fd, _name, st in _entries(p.path):
         if uid is not None and st.st_uid != uid:
             state.owners.add(str(user_name(st.st_uid)))
