@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from gitpuppet.model import Catalog, Status
 from gitpuppet.resources import cron
 from gitpuppet.resources.base import ApplyContext
 from tests.integration import test_type_support as support
+from tests.integration.helpers import apply, make_repo
 from tests.integration.test_type_support import Account, attrs_changed, changes_of, converge, make
 
 ctx = support.ctx
@@ -316,3 +318,37 @@ def test_engine_applies_then_finds_nothing_to_do(cron_dir: Path, ctx: ApplyConte
     assert (cron_dir / "job2").read_text().endswith("2 * * * * root /bin/echo 2\n")
     bad = [make("cron", "bad", command="/bin/true", minute=99)]
     assert _run(bad, ctx) == [Status.FAILED]
+
+
+# -- the real /etc/cron.d, through `gitpuppet apply` --------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.isdir("/etc/cron.d"), reason="this machine has no /etc/cron.d")
+def test_gitpuppet_apply_writes_the_real_cron_d(tmp_path: Path) -> None:
+    """The default folder, end to end from YAML; a unique title, removed afterwards."""
+    title = f"gitpuppet-test-{uuid.uuid4().hex[:10]}"
+    path = Path("/etc/cron.d") / title
+    job = f"""
+        - cron: {title}
+          command: "date +%F >> /dev/null"
+          minute: "*/5"
+          weekday: mon-fri
+          environment: {{MAILTO: ""}}
+        """
+    repo = make_repo(tmp_path / "repo", job)
+    try:
+        noop = apply(repo, tmp_path / "state", "--noop")
+        assert noop.returncode == 2 and not path.exists(), noop.stdout + noop.stderr
+        done = apply(repo, tmp_path / "state", "--diff")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "+*/5 * * * mon-fri root date +\\%F >> /dev/null" in done.stdout
+        assert path.read_text() == (
+            HEADER.format(title=title)
+            + 'MAILTO=""\n*/5 * * * mon-fri root date +\\%F >> /dev/null\n'
+        )
+        assert apply(repo, tmp_path / "state").returncode == 0
+        gone = make_repo(tmp_path / "repo", f"- cron: {title}\n  ensure: absent\n")
+        assert apply(gone, tmp_path / "state").returncode == 2 and not path.exists()
+    finally:
+        if path.exists():
+            path.unlink()

@@ -21,6 +21,7 @@ from gitpuppet.resources.git import MARK_REF
 from gitpuppet.resources.gitresource import open_checkout
 from tests.integration import test_type_support as support
 from tests.integration.gitservers import GitDaemon, HttpGit, Sshd, Upstream, free_port, git
+from tests.integration.helpers import apply, make_repo
 from tests.integration.test_type_support import Account, attrs_changed, changes_of, converge, make
 
 ctx = support.ctx
@@ -676,3 +677,32 @@ def test_changes_of_is_read_only(
     changes = changes_of(_git_res(tmp_path / "co", upstream.file_url), ctx)
     assert attrs_changed(changes) == ["ensure", "revision"]
     assert not (tmp_path / "co").exists()
+
+
+def test_gitpuppet_apply_from_yaml(
+    tmp_path: Path, upstream: Upstream, first: str, git_daemon: GitDaemon
+) -> None:
+    """End to end: declared in a control repo, compiled and applied by `gitpuppet apply`."""
+    dest = tmp_path / "srv" / "app"
+    dest.parent.mkdir()
+    repo = make_repo(
+        tmp_path / "repo",
+        f"""
+        - git: {dest}
+          source: {git_daemon.url(upstream)}
+          ensure: latest
+        """,
+    )
+    state = tmp_path / "state"
+    noop = apply(repo, state, "--noop")
+    assert noop.returncode == 2 and not dest.exists(), noop.stdout + noop.stderr
+    done = apply(repo, state)
+    assert done.returncode == 2 and f"git:{dest}: ensure, revision changed" in done.stdout
+    assert _head(dest) == first
+    assert apply(repo, state).returncode == 0
+    second = upstream.commit_and_push({"app.txt": "v2\n"})
+    assert apply(repo, state).returncode == 2 and _head(dest) == second
+    (dest / "app.txt").write_text("edited\n")
+    upstream.commit_and_push({"app.txt": "v3\n"})
+    failed = apply(repo, state)
+    assert failed.returncode == 4 and "has local work" in failed.stdout + failed.stderr
