@@ -151,6 +151,13 @@ class ServiceType(ResourceType):
             )
         self._states(ctx, AFTER_CHANGE)[res.ref] = after
 
+    @staticmethod
+    def refresh_absorbed(changes: list[Change]) -> bool:
+        """Whether applying `changes` already did what a refresh would: a start loads the new
+        configuration (and a stop wants none); enabling or masking a running service does not.
+        For the applier, which today treats every change as absorbing a due refresh."""
+        return any(c.attr == "ensure" for c in changes)
+
     def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
         p: ServiceParams = res.params
         provider, unit = self._resolve(res, ctx)
