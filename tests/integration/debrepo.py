@@ -26,9 +26,11 @@ LOCK_FILE = Path("/tmp/gitpuppet-tests-apt.lock")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = kwargs.pop("env", None) or {**os.environ, "PATH": SYSTEM_PATH}
-    return subprocess.run(argv, capture_output=True, text=True, env=env, **kwargs)  # type: ignore[call-overload,no-any-return]
+def _run(
+    argv: list[str], *, check: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = env or {**os.environ, "PATH": SYSTEM_PATH}
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=check)
 
 
 @dataclass
@@ -126,7 +128,12 @@ class LocalApt:
 
     def env(self) -> dict[str, str]:
         """The environment for apt commands that use this repository."""
-        return {**os.environ, "APT_CONFIG": str(self.conf), "LC_ALL": "C.UTF-8"}
+        return {
+            **os.environ,
+            "APT_CONFIG": str(self.conf),
+            "LC_ALL": "C.UTF-8",
+            "PATH": SYSTEM_PATH,
+        }
 
     def publish(self, packages: list[DebPackage]) -> None:
         """Build the packages into the repository, index it, and run apt-get update on it."""

@@ -174,14 +174,20 @@ def explain_failure(output: str, what: str, lock_wait: float = LOCK_WAIT) -> App
                 f" ({holder.group(2)})" if holder.group(2) else ""
             )
         message = f"the dpkg lock is held{who}; gave up after waiting {lock_wait:g} s"
-        hint = "another package manager is at work (unattended-upgrades, a person); the next run tries again"
+        hint = (
+            "another package manager is at work (unattended-upgrades, a person); "
+            "the next run tries again"
+        )
         blocked = True
     elif "dpkg was interrupted" in output:
         message = "an earlier dpkg run was interrupted and must be finished first"
         hint = "run dpkg --configure -a"
         blocked = True
     elif "remove is disabled" in output:
-        message = f"{what} would remove other packages (a conflict); gitpuppet does not remove packages it was not told to"
+        message = (
+            f"{what} would remove other packages (a conflict); "
+            "gitpuppet does not remove packages it was not told to"
+        )
         hint = "declare the conflicting packages ensure: absent"
     elif "Held packages were changed" in output:
         message = f"{what} would change a held package"
