@@ -27,6 +27,7 @@ SETTINGS_KEYS = ("hierarchy", "rollout")
 CLASS_KEYS = ("params", "include", "resources")
 DEFINE_KEYS = ("params", "include", "resources")
 EDGE_META = ("require", "before", "notify", "subscribe")
+_META_KEYS = frozenset((*EDGE_META, "noop", "sensitive", "tags"))
 
 
 @dataclass
@@ -127,6 +128,17 @@ class Compiler:
         self.pending: list[_Pending] = []
         self.classes: dict[str, _ClassInfo] = {}
         self.node_params: dict[str, tuple[dict[str, Any], SourcePos]] = {}
+        self._shapes: dict[int, _EntryShape] = {}
+        self._bodies: dict[str, PosDict] = {}
+        self._tags: dict[tuple[Any, ...], frozenset[str]] = {}
+        self._units: dict[tuple[str, str], str | None] = {}
+
+    def find_unit(self, folder: str, name: str) -> str | None:
+        """`find_unit` once per name: a define used 10,000 times is looked for once."""
+        key = (folder, name)
+        if key not in self._units:
+            self._units[key] = find_unit(self.tree, folder, name)
+        return self._units[key]
 
     # -- the node ---------------------------------------------------------------------------
 
@@ -165,6 +177,10 @@ class Compiler:
     def compile(self) -> Catalog:
         selection = self.select()
         self.base_scope = self.node_scope(selection)
+        # A class's or define's scope: Jinja's globals and the node's vars under its parameters,
+        # facts, node and lookup over them.
+        self._under_params = {**self.templates.env.globals, **self.base_scope["node"]["vars"]}
+        self._over_params = self._fixed(self.base_scope)
         decl = selection.declaration
         declared = declared_classes(decl.body)
         for name, params, pos in declared:
@@ -199,25 +215,19 @@ class Compiler:
             )
         if name in self.classes:
             return
-        path = find_unit(self.tree, "classes", name)
+        path = self.find_unit("classes", name)
         if path is None:
             raise SourceError(
                 pos,
                 f"unknown class '{name}' (no classes/{name.replace('.', '/')}.yaml)",
                 did_you_mean(name, unit_names(self.tree, "classes")),
             )
-        body = expect_mapping(self.yaml.load(path), path, f"class '{name}'")
-        _check_keys(body, CLASS_KEYS, f"class '{name}'")
+        body = self._unit_body(path, CLASS_KEYS, f"class '{name}'")
         given, given_pos = self.node_params.get(name, ({}, pos))
         params = self.resolve_params(body, given, given_pos, f"class '{name}'", lookup_prefix=name)
         info = _ClassInfo(name, pos, params)
         self.classes[name] = info
-        scope = {
-            **self.templates.env.globals,
-            **self.base_scope["node"]["vars"],
-            **params,
-            **self._fixed(self.base_scope),
-        }
+        scope = {**self._under_params, **params, **self._over_params}
         for inc, inc_pos in _names(body, "include", scope, self.templates):
             self.declare_class(inc, inc_pos, chain + [name])
         # A class's container only holds its own resources (and its defines'), not its includes'.
@@ -229,6 +239,15 @@ class Compiler:
     @staticmethod
     def _fixed(scope: dict[str, Any]) -> dict[str, Any]:
         return {"facts": scope["facts"], "node": scope["node"], "lookup": scope["lookup"]}
+
+    def _unit_body(self, path: str, allowed: tuple[str, ...], what: str) -> PosDict:
+        """A class or define file, checked the first time it is used."""
+        body = self._bodies.get(path)
+        if body is None:
+            body = expect_mapping(self.yaml.load(path), path, what)
+            _check_keys(body, allowed, what)
+            self._bodies[path] = body
+        return body
 
     def resolve_params(
         self,
@@ -253,8 +272,10 @@ class Compiler:
         out: dict[str, Any] = {}
         for key, default in declared.items():
             if key in given and given[key] is not None:  # an explicit ~ gives nothing
-                where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
-                value = self.templates.render_value(given[key], self.base_scope, where)
+                value = given[key]
+                if not isinstance(value, str) or "{" in value:  # else it renders to itself
+                    where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
+                    value = self.templates.render_value(value, self.base_scope, where)
             else:
                 value = (
                     self.data.lookup(f"{lookup_prefix}.{key}", default=None)
@@ -295,46 +316,41 @@ class Compiler:
         inherited: _Meta,
     ) -> None:
         """One `- type: title` entry: for_each and when, then the resource or define use."""
-        if not isinstance(entry, PosDict) or not entry:
-            raise SourceError(
-                pos,
-                "each resource must be a mapping whose first key is its type, e.g. `- file: /etc/motd`",
-            )
-        type_key = next(iter(entry))
-        if not isinstance(type_key, str):
-            raise SourceError(pos, f"resource type must be a name, not {type_key!r}")
-        title_raw = entry[type_key]
-        attrs = {k: v for k, v in entry.items() if k != type_key}
-        for key in attrs:
-            if not isinstance(key, str):
-                raise SourceError(entry.pos(key), f"attribute name must be a string, not {key!r}")
-        if type_key in SCHEMAS:
-            # Attribute names are checked before anything renders: a typo such as `foreach`
-            # would otherwise surface as a confusing template error.
-            check_attribute_names(type_key, {k: entry.pos(k) for k in attrs})
+        shape = self._shapes.get(id(entry))
+        if shape is None or shape.entry is not entry:
+            shape = self._shapes[id(entry)] = _entry_shape(entry, pos)
+        type_key, attrs, attr_pos = shape.type_key, shape.attrs, shape.attr_pos
         items: list[dict[str, Any]] = [{}]
-        if "for_each" in attrs:
-            items = self._for_each(attrs.pop("for_each"), scope, entry.pos("for_each"))
-        when = attrs.pop("when", None)
+        if shape.for_each is not _ABSENT:
+            items = self._for_each(shape.for_each, scope, entry.pos("for_each"))
+        when = shape.when
+        render = self.templates.render_value
+        is_type = type_key in SCHEMAS
         for extra in items:
             local = {**scope, **extra} if extra else scope
             if when is not None and not self._truth(when, local, entry.pos("when")):
                 continue
-            title = self.templates.render_value(title_raw, local, pos)
+            title = render(shape.title, local, pos)
             if isinstance(title, (dict, list)) or title is None or title == "":
                 raise SourceError(pos, f"the title of a {type_key} must be a non-empty string")
             title = str(title)
-            rendered = {
-                k: self.templates.render_value(v, local, entry.pos(k)) for k, v in attrs.items()
-            }
-            attr_pos = {k: entry.pos(k) for k in attrs}
-            if type_key in SCHEMAS:
+            rendered = {k: render(v, local, attr_pos[k]) for k, v in attrs.items()}
+            if is_type:
                 self.declare_resource(
-                    type_key, title, rendered, attr_pos, pos, local, klass, define, stack, inherited
+                    type_key,
+                    title,
+                    rendered,
+                    dict(attr_pos),
+                    pos,
+                    local,
+                    klass,
+                    define,
+                    stack,
+                    inherited,
                 )
             else:
                 self.declare_define_use(
-                    type_key, title, rendered, attr_pos, pos, klass, stack, inherited
+                    type_key, title, rendered, dict(attr_pos), pos, klass, stack, inherited
                 )
 
     def _for_each(self, raw: Any, scope: dict[str, Any], pos: SourcePos) -> list[dict[str, Any]]:
@@ -368,6 +384,8 @@ class Compiler:
         inherited: _Meta,
         source: Ref,
     ) -> _Meta:
+        if _META_KEYS.isdisjoint(attrs):
+            return inherited
         noop, sensitive, tags = inherited.noop, inherited.sensitive, set(inherited.tags)
         for key in EDGE_META:
             if key in attrs:
@@ -417,7 +435,8 @@ class Compiler:
         content = None
         if type_name == "file":
             content = self._file_content(attrs, attr_pos, pos, scope)
-        params = build_params(type_name, title, attrs, pos, attr_pos)
+        # Attribute names were checked when the entry was first read.
+        params = build_params(type_name, title, attrs, pos, attr_pos, check_names=False)
         if content is not None:
             params.data, params.tree = content  # type: ignore[attr-defined]
         if type_name == "user" and params.password is not None:  # type: ignore[attr-defined]
@@ -428,12 +447,16 @@ class Compiler:
                 f"{ref} is declared twice (also at {self.by_ref[ref].pos})",
                 "declare it once, or give the two different titles",
             )
-        tags = set(meta.tags)
-        tags.add(type_name)
-        if klass:
-            tags.add(klass)
-        if define:
-            tags.add(define.split(":", 1)[0])
+        define_type = define.split(":", 1)[0] if define else None
+        tags_key = (meta.tags, type_name, klass, define_type)
+        tags = self._tags.get(tags_key)
+        if tags is None:
+            more = {type_name}
+            if klass:
+                more.add(klass)
+            if define_type:
+                more.add(define_type)
+            tags = self._tags[tags_key] = meta.tags | more
         res = Resource(
             type_name,
             title,
@@ -443,7 +466,7 @@ class Compiler:
             define,
             meta.noop,
             meta.sensitive,
-            frozenset(tags),
+            tags,
             attr_pos,
         )
         self.resources.append(res)
@@ -503,7 +526,7 @@ class Compiler:
         stack: list[Ref],
         inherited: _Meta,
     ) -> None:
-        path = find_unit(self.tree, "defines", name)
+        path = self.find_unit("defines", name)
         if path is None:
             known = list(SCHEMAS) + unit_names(self.tree, "defines")
             raise SourceError(
@@ -513,8 +536,7 @@ class Compiler:
         if ref in self.containers:
             raise SourceError(pos, f"{ref} is declared twice (also at {self.container_pos[ref]})")
         meta = self._meta(attrs, attr_pos, pos, inherited, ref)
-        body = expect_mapping(self.yaml.load(path), path, f"define '{name}'")
-        _check_keys(body, DEFINE_KEYS, f"define '{name}'")
+        body = self._unit_body(path, DEFINE_KEYS, f"define '{name}'")
         given = PosDict()
         given.file, given.line = pos.file, pos.line
         for key, value in attrs.items():
@@ -525,13 +547,7 @@ class Compiler:
         )
         self.containers[ref] = []
         self.container_pos[ref] = pos
-        scope = {
-            **self.templates.env.globals,
-            **self.base_scope["node"]["vars"],
-            **params,
-            "title": title,
-            **self._fixed(self.base_scope),
-        }
+        scope = {**self._under_params, **params, "title": title, **self._over_params}
         for inc, inc_pos in _names(body, "include", scope, self.templates):
             self.declare_class(inc, inc_pos, [])
         for entry, entry_pos in _entries(body, path):
@@ -583,6 +599,46 @@ class Compiler:
                     else:
                         edges.append(Edge(s, t, kind, p.pos))
         return edges
+
+
+_ABSENT: Any = object()
+
+
+@dataclass
+class _EntryShape:
+    """What a `- type: title` entry says before anything renders, checked once per entry (a
+    define's entries are seen once per use of the define)."""
+
+    entry: PosDict
+    type_key: str
+    title: Any
+    attrs: dict[str, Any]  # without for_each and when
+    attr_pos: dict[str, SourcePos]
+    for_each: Any
+    when: Any
+
+
+def _entry_shape(entry: Any, pos: SourcePos) -> _EntryShape:
+    if not isinstance(entry, PosDict) or not entry:
+        raise SourceError(
+            pos,
+            "each resource must be a mapping whose first key is its type, e.g. `- file: /etc/motd`",
+        )
+    type_key = next(iter(entry))
+    if not isinstance(type_key, str):
+        raise SourceError(pos, f"resource type must be a name, not {type_key!r}")
+    attrs = {k: v for k, v in entry.items() if k != type_key}
+    for key in attrs:
+        if not isinstance(key, str):
+            raise SourceError(entry.pos(key), f"attribute name must be a string, not {key!r}")
+    if type_key in SCHEMAS:
+        # Attribute names are checked before anything renders: a typo such as `foreach`
+        # would otherwise surface as a confusing template error.
+        check_attribute_names(type_key, {k: entry.pos(k) for k in attrs})
+    for_each = attrs.pop("for_each", _ABSENT)
+    when = attrs.pop("when", None)
+    attr_pos = {k: entry.pos(k) for k in attrs}
+    return _EntryShape(entry, type_key, entry[type_key], attrs, attr_pos, for_each, when)
 
 
 def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:

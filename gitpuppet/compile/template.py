@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
+from jinja2.runtime import Context
 
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
@@ -63,8 +64,9 @@ class Templates:
         )
         self.env.filters.setdefault("to_yaml", _to_yaml)
         self.env.filters["bool"] = _to_bool
-        self._strings: dict[str, Any] = {}
-        self._exprs: dict[str, Any] = {}
+        # Compiled once per source text, whatever resource or define use it appears in.
+        self._compiled: dict[str, tuple[jinja2.Template, bool, str | None]] = {}
+        self._files: dict[str, jinja2.Template] = {}
 
     def _with_globals(self, scope: Mapping[str, Any]) -> dict[str, Any]:
         """The scope with Jinja's globals (range, dict, namespace …) under it."""
@@ -72,10 +74,18 @@ class Templates:
             return scope  # type: ignore[return-value]  # the compiler's scopes carry them
         return {**self.env.globals, **scope}
 
+    def _context(self, template: jinja2.Template, scope: Mapping[str, Any]) -> Context:
+        """A context that uses the scope as given (Template.render would copy it).
+
+        What `template.new_context(scope, shared=True)` builds, without the set of global names
+        it copies from the globals' ChainMap on every call: that set is only read by an
+        `{% import %}` without context, to find globals the imported template lacks, and every
+        template here has the environment's globals and no others, so it is empty either way.
+        """
+        return Context(self.env, self._with_globals(scope), template.name, template.blocks)  # type: ignore[arg-type]
+
     def _render(self, template: jinja2.Template, scope: Mapping[str, Any]) -> str:
-        # A shared context uses the scope as given: Template.render would copy it and iterate
-        # the globals' ChainMap on every call, the largest cost of a compile.
-        ctx = template.new_context(self._with_globals(scope), shared=True)
+        ctx = self._context(template, scope)
         try:
             return self.env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
         except Exception:
@@ -100,31 +110,35 @@ class Templates:
 
     def render_string(self, text: str, scope: Mapping[str, Any], pos: SourcePos) -> Any:
         """Render one string; a single `{{ expr }}` keeps the expression's type."""
-        if "{" not in text or ("{{" not in text and "{%" not in text and "{#" not in text):
+        if "{" not in text:
             return text
-        # Exactly one expression, nothing around it: the value keeps its type.
-        single = _SINGLE_EXPR.match(text) if text.startswith("{{") else None
+        compiled = self._compiled.get(text)
         try:
-            if single:
-                expr = self._exprs.get(text)
-                if expr is None:
-                    expr = self.env.from_string("{% set result = " + single.group("expr") + " %}")
-                    self._exprs[text] = expr
-                ctx = expr.new_context(self._with_globals(scope), shared=True)
-                try:
-                    for _ in expr.root_render_func(ctx):
-                        pass
-                except Exception:
-                    self.env.handle_exception()
-                result = ctx.vars["result"]
-                if isinstance(result, jinja2.Undefined):
-                    str(result)  # raises UndefinedError with the name
-                return result
-            template = self._strings.get(text)
-            if template is None:
-                template = self.env.from_string(text)
-                self._strings[text] = template
-            return self._render(template, scope)
+            if compiled is None:
+                if "{{" not in text and "{%" not in text and "{#" not in text:
+                    return text
+                compiled = self._compile(text)
+                self._compiled[text] = compiled
+            template, single, name = compiled
+            if not single:
+                return self._render(template, scope)
+            if name is not None:
+                full = self._with_globals(scope)
+                if name in full:
+                    result = full[name]
+                    if isinstance(result, jinja2.Undefined):
+                        str(result)  # raises UndefinedError with the name
+                    return result
+            ctx = self._context(template, scope)
+            try:
+                for _ in template.root_render_func(ctx):  # type: ignore[attr-defined]
+                    pass
+            except Exception:
+                self.env.handle_exception()
+            result = ctx.vars["result"]
+            if isinstance(result, jinja2.Undefined):
+                str(result)  # raises UndefinedError with the name
+            return result
         except SourceError as exc:
             if exc.pos is None:
                 exc.pos = pos
@@ -136,11 +150,32 @@ class Templates:
         except Exception as exc:  # noqa: BLE001 - any error in a user's expression
             raise SourceError(pos, f"template error: {type(exc).__name__}: {exc}") from None
 
+    def _compile(self, text: str) -> tuple[jinja2.Template, bool, str | None]:
+        """(template, single, name): a string that is exactly one expression, nothing around
+        it, compiles as `{% set result = expr %}` so that its value keeps its type; `name` is
+        the variable when the expression is nothing but one (then a render is a dict lookup, as
+        Jinja would resolve it from the same scope)."""
+        single = _SINGLE_EXPR.match(text) if text.startswith("{{") else None
+        if not single:
+            return self.env.from_string(text), False, None
+        source = "{% set result = " + single.group("expr") + " %}"
+        template = self.env.from_string(source)
+        body = self.env.parse(source).body
+        name = None
+        if len(body) == 1 and isinstance(body[0], nodes.Assign):
+            value = body[0].node
+            # `self` is special (the template reference); true/false/none parse as constants.
+            if isinstance(value, nodes.Name) and value.ctx == "load" and value.name != "self":
+                name = value.name
+        return template, True, name
+
     def render_file(self, name: str, scope: Mapping[str, Any], pos: SourcePos) -> str:
         """Render `templates/<name>`; errors point at the template's own line when known."""
         confined_path("templates", name, pos, "template")
         try:
-            template = self.env.get_template(name)
+            template = self._files.get(name)
+            if template is None:
+                template = self._files[name] = self.env.get_template(name)
             return self._render(template, scope)
         except jinja2.TemplateNotFound as exc:
             missing = exc.name if isinstance(exc.name, str) else name

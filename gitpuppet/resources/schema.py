@@ -438,12 +438,16 @@ def build_params(
     attrs: dict[str, Any],
     pos: SourcePos,
     attr_pos: dict[str, SourcePos],
+    check_names: bool = True,
 ) -> Params:
-    """Check `attrs` against the type's schema and build its params dataclass."""
+    """Check `attrs` against the type's schema and build its params dataclass.
+
+    `check_names=False` when the caller has run `check_attribute_names` on them already."""
     fields = _FIELDS[type_name]
     cls = SCHEMAS[type_name]
     values: dict[str, Any] = {}
-    check_attribute_names(type_name, {key: attr_pos.get(key, pos) for key in attrs})
+    if check_names:
+        check_attribute_names(type_name, {key: attr_pos.get(key, pos) for key in attrs})
     for key, raw in attrs.items():
         where = attr_pos.get(key, pos)
         spec = fields.get(key)
