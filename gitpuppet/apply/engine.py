@@ -13,7 +13,7 @@ from gitpuppet.apply.groups import apply_group, commit_batch, must_commit_before
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
 from gitpuppet.resources import get_type
-from gitpuppet.resources.base import ApplyContext, ResourceType
+from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.resources.fsutil import WriteBatch
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
@@ -310,7 +310,7 @@ def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
         if sources
         else " (left over from an earlier run)"
     )
-    if result.status == Status.CHANGED:
+    if result.status == Status.CHANGED and rtype.refresh_absorbed(result.changes):
         # Started or run by this very run: a refresh on top would restart it twice.
         run.pending.discard(key)
         run.save_pending()
@@ -330,6 +330,11 @@ def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
         result.refreshed = True
         result.status = Status.CHANGED
         result.message = _join(result.message, (message or "refreshed") + why)
+        run.pending.discard(key)
+        run.save_pending()
+    except RefreshNotNeeded as exc:
+        # Nothing to refresh (a stopped service): said, not counted; the refresh is done with.
+        result.message = _join(result.message, f"{exc}{why}")
         run.pending.discard(key)
         run.save_pending()
     except ApplyError as exc:

@@ -34,6 +34,11 @@ class ApplyContext:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
+class RefreshNotNeeded(Exception):
+    """Raised by `refresh` when there was nothing to refresh (a stopped service is not started
+    by a refresh): the applier reports the message, and counts no restart."""
+
+
 class ResourceType:
     """Base class of a type. Subclasses set `name` and implement current/diff/apply."""
 
@@ -78,6 +83,11 @@ class ResourceType:
             except ApplyError as exc:
                 errors[res.ref] = exc
         return errors
+
+    def refresh_absorbed(self, changes: list[Change]) -> bool:
+        """Whether applying `changes` already did what a due refresh would (a service that this
+        run started needs no restart); when not, the refresh follows the change."""
+        return True
 
     def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
         """React to a notify/subscribe (restart, rerun); returns a message or None."""

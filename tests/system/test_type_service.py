@@ -527,8 +527,10 @@ def test_refresh_does_not_start_a_stopped_service(box: Container) -> None:
         """,
     )
     assert run.code == 2, run.report
-    message = run.res("service:gp-idle")["message"]
-    assert message.startswith("not restarted: gp-idle.service is stopped"), message
+    entry = run.res("service:gp-idle")
+    assert entry["message"].startswith("not restarted: gp-idle.service is stopped"), entry
+    # Nothing was restarted: not counted as a refresh, and the resource did not change.
+    assert entry["status"] == "unchanged" and not entry.get("refreshed"), entry
     assert active(box, "gp-idle") == "inactive" and starts(box, "gp-idle") == 0
 
 
@@ -550,11 +552,7 @@ def test_enabling_a_running_service_does_not_swallow_its_refresh(box: Container)
     )
     assert run.code == 2, run.report
     assert run.changes("service:gp-enrefresh") == {"enable": ("false", "true")}
-    if starts(box, "gp-enrefresh") == 1 and not run.res("service:gp-enrefresh").get("refreshed"):
-        pytest.xfail(
-            "the applier drops a due refresh whenever the resource changed (apply/engine.py, "
-            "_deliver_refresh); it should ask ServiceType.refresh_absorbed: change requested"
-        )
+    assert run.res("service:gp-enrefresh").get("refreshed"), run.report
     assert starts(box, "gp-enrefresh") == 2, "the new configuration was never loaded"
 
 

@@ -16,7 +16,7 @@ import pytest
 from gitpuppet.apply.engine import ApplyOutcome, apply_catalog, count_results, exit_code_for
 from gitpuppet.errors import ApplyError, SourcePos
 from gitpuppet.model import Catalog, Change, Edge, EdgeKind, Ref, Resource, Result, Status
-from gitpuppet.resources.base import ApplyContext, ResourceType
+from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 
 
 @dataclass
@@ -387,3 +387,60 @@ def test_output_going_away_does_not_stop_the_run(run, mem) -> None:  # type: ign
     out = run([r("a"), r("b"), r("c")], on_result=printer)
     assert calls == ["a"] and mem.store == {"a": "v", "b": "v", "c": "v"}
     assert len(out.results) == 3
+
+
+class PickyType(MemType):
+    """A mem type whose changes absorb a due refresh only when `value` changed to "started",
+    and whose refresh has nothing to do for titles starting with "idle"."""
+
+    name = "picky"
+
+    def refresh_absorbed(self, changes: list[Change]) -> bool:
+        return any(c.new == "started" for c in changes)
+
+    def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
+        if res.title.startswith("idle"):
+            raise RefreshNotNeeded(f"not restarted: {res.title} is stopped")
+        return super().refresh(res, ctx)
+
+
+@pytest.fixture
+def picky_run(mem: MemType, tmp_path: Any):  # type: ignore[no-untyped-def]
+    picky = PickyType()
+    picky.store = mem.store
+    picky.events = mem.events
+    types = {"mem": mem, "picky": picky}
+
+    def go(resources: list[Resource], edges: list[Edge] = (), **kw: Any) -> ApplyOutcome:  # type: ignore[assignment]
+        catalog = Catalog("n1", None, resources, list(edges), ["main"])
+        return apply_catalog(catalog, ApplyContext(tmp_path), types=types.get, **kw)
+
+    return go
+
+
+def test_a_change_that_does_not_absorb_the_refresh_is_followed_by_it(picky_run, mem) -> None:  # type: ignore[no-untyped-def]
+    out = picky_run(
+        [r("conf"), r("svc", "picky", value="enabled")], [notify("mem:conf", "picky:svc")]
+    )
+    svc = out.results[1]
+    assert (svc.status, svc.refreshed) == (Status.CHANGED, True)
+    assert mem.events == ["apply conf", "apply svc", "refresh svc"]
+    assert out.counts["restarted"] == 1 and out.pending_refreshes == set()
+
+
+def test_a_change_that_absorbs_the_refresh_is_not_refreshed_again(picky_run, mem) -> None:  # type: ignore[no-untyped-def]
+    out = picky_run(
+        [r("conf"), r("svc", "picky", value="started")], [notify("mem:conf", "picky:svc")]
+    )
+    assert mem.events == ["apply conf", "apply svc"]
+    assert not out.results[1].refreshed and out.pending_refreshes == set()
+
+
+def test_a_refresh_with_nothing_to_do_is_said_not_counted(picky_run, mem) -> None:  # type: ignore[no-untyped-def]
+    mem.store["idle"] = "v"
+    out = picky_run([r("conf"), r("idle", "picky")], [notify("mem:conf", "picky:idle")])
+    idle = out.results[1]
+    assert idle.status == Status.UNCHANGED and not idle.refreshed
+    assert idle.message == "not restarted: idle is stopped (notified by mem:conf)"
+    assert out.counts["restarted"] == 0 and out.pending_refreshes == set()
+    assert out.exit_code == 2  # conf changed

@@ -15,7 +15,7 @@ from typing import Any
 
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Ref, Resource
-from gitpuppet.resources.base import ApplyContext, ResourceType
+from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.resources.schema import ServiceParams
 from gitpuppet.resources.service.common import (
     ENABLE_WORDS,
@@ -155,7 +155,7 @@ class ServiceType(ResourceType):
     def refresh_absorbed(changes: list[Change]) -> bool:
         """Whether applying `changes` already did what a refresh would: a start loads the new
         configuration (and a stop wants none); enabling or masking a running service does not.
-        For the applier, which today treats every change as absorbing a due refresh."""
+        The applier asks it before dropping a refresh due on a changed resource."""
         return any(c.attr == "ensure" for c in changes)
 
     def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
@@ -166,7 +166,7 @@ class ServiceType(ResourceType):
             raise provider.not_found(unit)
         if state.active != RUNNING:
             # A refresh restarts what runs; it does not start what is meant to be stopped.
-            return f"not restarted: {unit} is {state.active}"
+            raise RefreshNotNeeded(f"not restarted: {unit} is {state.active}")
         reload = p.restart == "reload"
         provider.prepare(state)
         provider.restart(state, reload)
