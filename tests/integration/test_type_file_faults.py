@@ -105,7 +105,7 @@ def test_sigkill_during_atomic_write_leaves_old_or_new_never_partial(tmp_path: P
     assert target.read_bytes() == b"final"
 
 
-def test_a_thousand_unchanged_files_are_checked_in_under_30_ms(tmp_path: Path) -> None:
+def test_a_thousand_unchanged_files_show_no_changes(tmp_path: Path) -> None:
     file_type = get_type("file")
     assert file_type is not None
     context = ApplyContext(state_dir=tmp_path / "state")
@@ -122,5 +122,5 @@ def test_a_thousand_unchanged_files_are_checked_in_under_30_ms(tmp_path: Path) -
         for res in resources:
             assert not file_type.diff(file_type.current(res, context), res, context)
         best = min(best, time.perf_counter() - start)
+    # A number for the reader, not a timed assertion (bench/apply_bench.py measures the no-op).
     print(f"1,000 unchanged 1 KiB files: current+diff {best * 1000:.1f} ms")
-    assert best < 0.030, f"{best * 1000:.1f} ms"
