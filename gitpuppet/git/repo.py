@@ -1,10 +1,13 @@
 """The node's own bare repository under the state dir: fetch from mirrors, read commits, mark refs.
 
-The first fetch is shallow (`depth` commits) on every network transport, so a control repo with a
-long history stays small on the node; later fetches are incremental (libgit2 keeps the shallow
-boundary and asks only for what is new), so history since the first clone is complete and
-`is_ancestor` / `first_parent_history` work across runs. libgit2's local transport (file://, plain
-paths) cannot fetch shallow, so a local URL gives a full clone.
+The first fetch is shallow (`depth` commits, default one) on every network transport; later
+fetches are incremental (libgit2 keeps the shallow boundary and asks only for what is new).
+libgit2's local transport (file://, plain paths) cannot fetch shallow, so a local URL gives a full
+clone. Either way, once the packs have grown enough the store is compacted (git/compact.py) to
+the commits the node keeps: the head's first `depth` commits, the marked commits (applied, last
+good) and the first-parent path from the head down to them, i.e. the commits not applied yet,
+which a rollout chooses among. So the clone of a long history stays about one tree's size, and
+`is_ancestor` / `first_parent_history` see that kept history, not all of it.
 
 A clone that cannot be opened, whose refs are broken or whose objects no longer read is cloned
 again into a fresh folder that replaces the old one only once that fetch worked: a network outage
@@ -13,6 +16,7 @@ never costs the node the commits it can still read.
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import tempfile
@@ -24,7 +28,9 @@ import pygit2
 from pygit2.enums import SortMode
 
 from gitpuppet.errors import GitpuppetError
+from gitpuppet.git import compact
 from gitpuppet.git.commits import CommitInfo, parse_trailers
+from gitpuppet.git.health import BROKEN, missing, salvage_marks, unreadable
 from gitpuppet.git.remote import (
     Callbacks,
     describe_error,
@@ -36,10 +42,11 @@ from gitpuppet.git.urls import parse_url, redact
 
 __all__ = ["CommitInfo", "FetchError", "FetchResult", "NodeRepo", "parse_trailers"]
 
-DEFAULT_DEPTH = 20  # enough history for a rollout to pick an older commit right after a clone
+DEFAULT_DEPTH = 1  # 0: the whole history, never compacted
+KEEP_HISTORY_LIMIT = 200  # first-parent commits searched from the head for a marked commit
 _UNSHALLOW = 2**31 - 1  # libgit2's GIT_FETCH_DEPTH_UNSHALLOW
 _MARK_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_BROKEN = (pygit2.GitError, OSError, ValueError, KeyError, GitpuppetError)
+_BROKEN = BROKEN
 
 
 class FetchError(GitpuppetError):
@@ -65,6 +72,7 @@ class FetchResult:
     recloned: str | None = None
     lost_marks: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    compaction: compact.Compaction | None = None
 
     @property
     def messages(self) -> list[str]:
@@ -147,8 +155,23 @@ class NodeRepo:
                         result = self._reclone(start, problem, result.errors)
             else:
                 result = self._reclone(start, problem, [])
+        self._compact_if_due(result)
         result.seconds = time.monotonic() - began
         return result
+
+    def _compact_if_due(self, result: FetchResult) -> None:
+        """Shrink the store to the kept commits when it has grown (never fails the fetch)."""
+        if self.depth == 0:
+            return  # the whole history was asked for
+        try:
+            if compact.due(self.repo, self.path):
+                keep = self.kept_commits()
+                if result.head in keep:  # never compact a clone whose head does not read
+                    result.compaction = compact.compact(self.repo, self.path, keep)
+        except _BROKEN as exc:
+            result.errors.append(f"the clone at {self.path} could not be compacted: {exc}")
+        finally:
+            self._repo = None  # packs and shallow roots changed under the open repository
 
     def _prepare_transports(self) -> None:
         set_timeouts()
@@ -167,9 +190,15 @@ class NodeRepo:
             remote_url = parse_url(url)
             callbacks = Callbacks(remote_url, self.ssh_key, self._known_file)
             depth = self.depth if fresh and remote_url.shallow_ok else 0
+            shallow = compact.read_shallow(Path(repo.path))
             try:
                 remote = repo.remotes.create_anonymous(url)
-                remote.fetch([refspec], callbacks=callbacks, depth=depth)
+                try:
+                    remote.fetch([refspec], callbacks=callbacks, depth=depth)
+                finally:
+                    if remote_url.transport == "local":
+                        # The local transport drops the shallow roots of a compacted clone.
+                        compact.write_shallow(Path(repo.path), shallow)
                 ref = repo.references.get(self.tracking_ref)
                 if ref is None:
                     errors.append(f"{redact(url)}: has no branch '{self.branch}'")
@@ -180,7 +209,10 @@ class NodeRepo:
         raise FetchError(errors)
 
     def _fetch_existing(self, start: int) -> FetchResult:
-        return self._fetch_any(self.repo, start, fresh=False)
+        try:
+            return self._fetch_any(self.repo, start, fresh=False)
+        finally:
+            self._repo = None  # libgit2 keeps the shallow roots in memory; the file may differ
 
     def _clone_fresh(self, start: int, marks: dict[str, str]) -> FetchResult:
         """Clone into a temporary sibling folder and move it into place once it is readable."""
@@ -189,7 +221,7 @@ class NodeRepo:
         try:
             repo = pygit2.init_repository(str(tmp), bare=True)
             result = self._fetch_any(repo, start, fresh=True)
-            problem = _unreadable(repo, [result.head])
+            problem = unreadable(repo, [result.head])
             if problem:
                 raise FetchError([f"{redact(result.url)}: the fetched commit {problem}"])
             result.lost_marks = self._restore_marks(repo, result.url, marks)
@@ -203,11 +235,15 @@ class NodeRepo:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self._repo = None
+        # libgit2 shares open packs process-wide by path, and a pygit2 Repository (a reference
+        # cycle) is freed by the cycle collector only: a broken clone's pack still open would be
+        # read in place of the new clone's pack of the same name.
+        gc.collect()
         return result
 
     def _restore_marks(self, repo: pygit2.Repository, url: str, marks: dict[str, str]) -> list[str]:
         """Point the old marks at their commits in the fresh clone; returns the ones lost."""
-        if any(_missing(repo, c) for c in marks.values()) and parse_url(url).shallow_ok:
+        if any(missing(repo, c) for c in marks.values()) and parse_url(url).shallow_ok:
             # The last good commit may be older than the shallow clone: deepen to find it.
             refspec = f"+refs/heads/{self.branch}:{self.tracking_ref}"
             remote_url = parse_url(url)
@@ -218,14 +254,14 @@ class NodeRepo:
                 pass
         lost = []
         for name, commit in sorted(marks.items()):
-            if _missing(repo, commit):
+            if missing(repo, commit):
                 lost.append(name)
             else:
                 repo.references.create(f"refs/gitpuppet/{name}", commit, force=True)
         return lost
 
     def _reclone(self, start: int, problem: str, earlier: list[str]) -> FetchResult:
-        marks = self._salvage_marks()
+        marks = salvage_marks(self.path)
         self._repo = None
         try:
             result = self._clone_fresh(start, marks)
@@ -236,24 +272,6 @@ class NodeRepo:
             ) from None
         result.recloned = problem
         return result
-
-    def _salvage_marks(self) -> dict[str, str]:
-        """refs/gitpuppet/* of a broken clone, read as files when pygit2 cannot open it."""
-        marks: dict[str, str] = {}
-        ref_dir = self.path / "refs" / "gitpuppet"
-        packed = self.path / "packed-refs"
-        try:
-            if packed.is_file():
-                for line in packed.read_text(errors="replace").splitlines():
-                    parts = line.split(" ", 1)
-                    if len(parts) == 2 and parts[1].startswith("refs/gitpuppet/"):
-                        marks[parts[1].removeprefix("refs/gitpuppet/")] = parts[0]
-            if ref_dir.is_dir():
-                for file in ref_dir.iterdir():
-                    marks[file.name] = file.read_text(errors="replace").strip()
-        except OSError:
-            pass
-        return {k: v for k, v in marks.items() if re.fullmatch(r"[0-9a-f]{40}", v)}
 
     # -- health ---------------------------------------------------------------------------
 
@@ -277,7 +295,7 @@ class NodeRepo:
             ]
         except _BROKEN as exc:
             return f"refs cannot be read: {exc}"
-        return _unreadable(repo, commits)
+        return unreadable(repo, commits)
 
     def _kept_refs(self, repo: pygit2.Repository) -> list[str]:
         names = [n for n in repo.references if n.startswith("refs/gitpuppet/")]
@@ -357,6 +375,19 @@ class NodeRepo:
         commit = self._commit(commit_id)
         self.repo.references.create(f"refs/gitpuppet/{name}", commit.id, force=True)
 
+    def kept_commits(self) -> list[str]:
+        """What compaction keeps: the head's first `depth` commits, the marked commits, and the
+        first-parent path from the head down to the oldest marked one (when within reach)."""
+        repo = self.repo
+        marks = [str(repo.references[n].target) for n in self._kept_refs(repo)[1:]]
+        head = self.head()
+        keep: list[str] = []
+        if head is not None:
+            chain = self.first_parent_history(head, KEEP_HISTORY_LIMIT)
+            reach = max((i + 1 for i, c in enumerate(chain) if c in marks), default=0)
+            keep = chain[: max(self.depth, reach)]
+        return [c for c in dict.fromkeys(keep + marks) if not missing(repo, c)]
+
     def marked(self, name: str) -> str | None:
         """The commit marked `name`, or None."""
         try:
@@ -364,34 +395,3 @@ class NodeRepo:
         except _BROKEN:
             return None
         return str(ref.target) if ref is not None else None
-
-
-def _missing(repo: pygit2.Repository, commit_id: str) -> bool:
-    try:
-        return not isinstance(repo.get(commit_id), pygit2.Commit)
-    except _BROKEN:
-        return True
-
-
-def _unreadable(repo: pygit2.Repository, commits: list[str]) -> str | None:
-    """Read every object of these commits' trees; a damaged one is found now, not mid-compile."""
-    seen: set[pygit2.Oid] = set()
-    for commit_id in commits:
-        try:
-            commit = repo.get(commit_id)
-            if not isinstance(commit, pygit2.Commit):
-                return f"commit {commit_id[:12]} is missing"
-            stack = [commit.tree]
-            while stack:
-                tree = stack.pop()
-                for entry in tree:
-                    if entry.id in seen:
-                        continue
-                    seen.add(entry.id)
-                    if isinstance(entry, pygit2.Tree):
-                        stack.append(entry)
-                    elif isinstance(entry, pygit2.Blob):
-                        entry.read_raw()
-        except _BROKEN as exc:
-            return f"commit {commit_id[:12]} does not read: {exc}"
-    return None

@@ -123,7 +123,7 @@ def test_history_ancestry_and_marks(tmp_path: Path, upstream: Upstream) -> None:
     git("merge", "-q", "--no-ff", "-m", "merge", "side", cwd=upstream.work)
     merge = git("rev-parse", "HEAD", cwd=upstream.work)
     upstream.push()
-    node = NodeRepo(tmp_path / "repo.git", [upstream.file_url], "main")
+    node = NodeRepo(tmp_path / "repo.git", [upstream.file_url], "main", depth=0)  # all history
     assert node.head() is None and node.marked("applied") is None
     node.fetch()
     history = node.first_parent_history(merge, 100)

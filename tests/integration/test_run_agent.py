@@ -332,3 +332,29 @@ def test_apply_without_path_uses_the_applied_commit(setup: Setup) -> None:
     r = setup.run("apply", "--noop", "--state-dir", str(setup.tmp / "s2"))
     assert r.returncode == 2, r.stderr
     assert "motd" in r.stdout
+
+
+def test_last_good_commit_stays_applicable_after_compaction(setup: Setup) -> None:
+    """The clone drops history it does not keep, never the last good commit it falls back to."""
+    import pygit2
+
+    early = []
+    for i in range(4):
+        (setup.work / "blob.txt").write_text(os.urandom(30000).hex())
+        early.append(setup.push(f"early {i}"))
+    assert setup.run("run", "--now").returncode == 2
+    good = setup.push("good")
+    assert setup.run("run", "--now").returncode == 2
+    bad = "resources:\n  - file: /tmp/x\n    mdoe: '0644'\n"
+    for i in range(3):
+        (setup.work / "blob.txt").write_text(os.urandom(30000).hex())
+        setup.push(f"bad {i}", classes=bad)
+        (setup.target / "motd").write_text("drifted\n")
+        r = setup.run("run", "--now")
+        assert r.returncode == 6, r.stderr
+        assert "does not compile" in r.stderr and setup.motd() == "good\n"
+    repo = pygit2.Repository(str(setup.state / "repo.git"))
+    assert good in repo and not any(c in repo for c in early)
+    fixed = setup.push("fixed")
+    assert setup.run("run", "--now").returncode == 2
+    assert setup.motd() == "fixed\n" and fixed in (setup.state / "state.json").read_text()
