@@ -423,13 +423,14 @@ def _wheel(folder: Path, dist: str, version: str) -> None:
 def test_pip_provider_in_a_virtualenv(
     tmp_path: Path, ctx: ApplyContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`python3` on PATH is a throwaway virtualenv (pip from the base interpreter); pip reads
-    its index settings from the environment, pointed at a folder of two wheels."""
+    """`python3` on PATH is a throwaway virtualenv (with this interpreter's pip); pip reads its
+    index settings from the environment, pointed at a folder of two wheels."""
+    pip_module = pytest.importorskip("pip")
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # The test interpreter's pip, linked in: no download, and nothing else of it visible.
+    (site_packages,) = (venv / "lib").glob("python3*/site-packages")
+    (site_packages / "pip").symlink_to(Path(pip_module.__file__).parent)
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     for version in ("1.0", "2.0"):
