@@ -342,8 +342,12 @@ def test_apply_output_noop_and_failures_through_the_cli(apt: LocalApt, tmp_path:
     assert noop.returncode == 6, noop.stderr + noop.stdout
     assert f"package:{A}: would change ensure" in noop.stdout
     assert installed_version(A) is None
+    before = len(apt.history())
     run = helpers.apply(repo, state)
     assert run.returncode == 6, run.stderr + run.stdout
+    # The applier hands both ready packages to the type at once: one apt-get call.
+    (call,) = apt_calls(apt, before)
+    assert A in call["Install"] and B in call["Install"]
     assert f"package:{A}: ensure changed" in run.stdout
     assert f"package:{B}: ensure changed" in run.stdout
     assert (
