@@ -321,7 +321,9 @@ def test_dpkg_lock_held_fails_the_batch_once_after_a_bounded_wait(
     assert set(errors) == {Ref("package", A), Ref("package", B)}
     error = errors[Ref("package", A)]
     assert isinstance(error, ProviderBlocked)
-    assert error.message.startswith(f"the dpkg lock is held by process {os.getpid()}")
+    assert error.message.startswith(
+        f"the dpkg lock (/var/lib/dpkg/lock-frontend) is held by process {os.getpid()} ("
+    )
     assert "gave up after waiting 1 s" in error.message
     assert elapsed < 8, "waited once for the whole batch, not once per package"
     assert installed_version(A) is None
@@ -542,8 +544,16 @@ def test_parse_policy() -> None:
             False,
         ),
         (
-            "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 42 (unattended-upgr)\n",
-            "the dpkg lock is held by process 42 (unattended-upgr); gave up after waiting 120 s",
+            "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by"
+            " process 42 (unattended-upgr)...\nE: Unable to acquire the dpkg frontend lock "
+            "(/var/lib/dpkg/lock-frontend), is another process using it?\n",
+            "the dpkg lock (/var/lib/dpkg/lock-frontend) is held by process 42 (unattended-upgr);"
+            " gave up after waiting 120 s",
+            True,
+        ),
+        (
+            "E: Could not get lock /var/cache/apt/archives/lock. It is held by process 7 (apt-get)\n",
+            "the apt lock (/var/cache/apt/archives/lock) is held by process 7 (apt-get)",
             True,
         ),
         (

@@ -4,9 +4,11 @@ Reading: the installed set comes from dpkg's status file, parsed directly (a few
 process), once per run and again only when the file changes. What the sources offer comes from
 one `apt-cache policy` call for every name that needs it.
 
-Changing, in one `apt-get` call per batch: removals (`apt-get remove`, which keeps configuration
-files as `apt-get remove` does by hand; `ensure: purged` removes them too), then installs
-(`apt-get install a b=1.2-3 ...`). The choices a careful operator expects:
+Changing, one `apt-get` call per batch and kind: removals (`ensure: absent` is `apt-get remove`:
+the configuration files stay, so a package put back finds its local settings; `ensure: purged`
+is `apt-get purge`), then installs (`apt-get install a b=1.2-3 ...`; `latest` names the candidate
+version read before, so what is installed is what the change reported). The choices a careful
+operator expects:
 
 - noninteractive (DEBIAN_FRONTEND), and on a changed configuration file dpkg keeps the local
   one (`--force-confold`) and takes the package's where the file was not modified
@@ -167,13 +169,7 @@ def explain_failure(output: str, what: str, lock_wait: float = LOCK_WAIT) -> App
         hint = "run gitpuppet as root"
         blocked = True
     elif "Could not get lock" in output or "Unable to acquire the dpkg" in output:
-        holder = re.search(r"It is held by process (\d+)(?: \(([^)]*)\))?", output)
-        who = ""
-        if holder:
-            who = f" by process {holder.group(1)}" + (
-                f" ({holder.group(2)})" if holder.group(2) else ""
-            )
-        message = f"the dpkg lock is held{who}; gave up after waiting {lock_wait:g} s"
+        message = _lock_message(output, lock_wait)
         hint = (
             "another package manager is at work (unattended-upgrades, a person); "
             "the next run tries again"
@@ -203,6 +199,23 @@ def explain_failure(output: str, what: str, lock_wait: float = LOCK_WAIT) -> App
         message = f"{what} failed: {last_error_line(output) or 'no message'}"
     cls = ProviderBlocked if blocked else ApplyError
     return cls(message, output=output, hint=hint)
+
+
+def _lock_message(output: str, lock_wait: float) -> str:
+    """`the dpkg lock (/var/lib/dpkg/lock-frontend) is held by process 42 (apt-get); ...`."""
+    path = re.search(
+        r"(?:Could not get lock|dpkg frontend lock \()\s*(/[^\s),]+?)\.?[\s),]", output
+    )
+    where = path.group(1) if path else ""
+    kind = "apt" if "/dpkg/" not in where and where else "dpkg"
+    message = f"the {kind} lock" + (f" ({where})" if where else "") + " is held"
+    holder = re.search(r"It is held by process (\d+)(?: \(([^)]*)\))?", output)
+    if holder:
+        message += f" by process {holder.group(1)}"
+        message += f" ({holder.group(2)})" if holder.group(2) else ""
+    if "Waiting for cache lock" in output:
+        message += f"; gave up after waiting {lock_wait:g} s"
+    return message
 
 
 def _dpkg_reason(output: str) -> str:
