@@ -142,6 +142,34 @@ def _existing_file(value: Any, base: Path) -> Path:
     return path
 
 
+def _metrics_file(value: Any, _base: Path) -> Path:
+    """Absolute, *.prom, in a writable folder. A folder that does not exist yet is accepted: the
+    catalog may be what installs node_exporter, and a config error would stop that very run (the
+    run says so instead, until the folder is there)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _Problem(f"expected a path, got {_show(value)}")
+    path = Path(value.strip())
+    if not path.is_absolute():
+        raise _Problem(
+            f"{value.strip()!r} is relative; give the absolute path of a file in "
+            "node_exporter's textfile folder (e.g. /var/lib/node_exporter/textfile/gitpuppet.prom)"
+        )
+    if path.suffix != ".prom":
+        raise _Problem(
+            f"{path} must end in .prom (node_exporter's textfile collector reads only those)"
+        )
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise _Problem(f"{folder} is not a folder")
+    if path.is_dir():
+        raise _Problem(f"{path} is a folder")
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise _Problem(
+            f"folder {folder} is not writable by this user (the agent writes the file there)"
+        )
+    return path
+
+
 def _positive_int(value: Any, _base: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Problem(f"expected a whole number, got {_show(value)}")
@@ -169,7 +197,7 @@ TOP_KEYS: dict[str, Parser] = {
     "verify": lambda v, b: v,  # a section: checked by SECTIONS
     "state_dir": _path,
     "reports_keep": _positive_int,
-    "metrics_file": _path,
+    "metrics_file": _metrics_file,
     "reports": lambda v, b: v,
     "facts_d": _path,
     "run_dir": _path,

@@ -24,6 +24,7 @@ class State:
     last_run_time: float | None = None
     last_run_result: str | None = None
     last_exit_code: int | None = None
+    last_success_time: float | None = None  # last run that converged to the head (not noop)
     node: str | None = None
     environment: str | None = None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from gitpuppet.agent.disable import RunDisabled, disabled
 from gitpuppet.agent.lock import run_lock
+from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
 from gitpuppet.agent.splay import mirror_start, splay_delay
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
@@ -117,21 +118,50 @@ def run_once(
     on_begin: Any = None,
     sleep: Callable[[float], Any] = time.sleep,
 ) -> AgentRun:
-    """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1)."""
-    with run_lock(config.lock_file):
-        off = disabled(config.state_dir)
-        if off is not None:
-            raise RunDisabled(f"runs are {off.describe()}", "`gitpuppet enable` allows them again")
-        if facts is None:
-            from gitpuppet.facts import gather_facts
+    """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1).
 
-            facts = gather_facts(facts_d=config.facts_d)
-        node = resolve_node(config, facts)
-        if not now:
-            sleep(splay_delay(node, config.splay))
-        repo = open_node_repo(config)
-        pulled = pull(repo, config, node)
-        return _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
+    Whatever the outcome (a held lock aside: that run's owner does it), the run is recorded in
+    state.json and the metrics file; warnings about that land in the result's messages.
+    """
+    with run_lock(config.lock_file):
+        started = time.time()
+        node = config.node_name
+        try:
+            facts, node = _prepare(config, facts)
+            if not now:
+                sleep(splay_delay(node, config.splay))
+                started = time.time()  # a run's duration is its work, not its wait
+            repo = open_node_repo(config)
+            pulled = pull(repo, config, node)
+            result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
+        except Exception as exc:
+            code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
+            off = isinstance(exc, RunDisabled)
+            record_run_quietly(config, RunEnd(started, code, node, noop=noop, disabled=off))
+            raise
+        end = RunEnd(
+            started,
+            result.exit_code,
+            result.node,
+            result.commit,
+            result.outcome,
+            result.fell_back,
+            noop,
+        )
+        result.messages.extend(record_run(config, end))
+        return result
+
+
+def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """Refuse a disabled run; the facts and the node name."""
+    off = disabled(config.state_dir)
+    if off is not None:
+        raise RunDisabled(f"runs are {off.describe()}", "`gitpuppet enable` allows them again")
+    if facts is None:
+        from gitpuppet.facts import gather_facts
+
+        facts = gather_facts(facts_d=config.facts_d)
+    return facts, resolve_node(config, facts)
 
 
 def _apply_chosen(
