@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -66,6 +65,8 @@ class ApplyError(GitpuppetError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean ...' hint for a misspelt name, or None when nothing is close."""
+    import difflib  # only when there is an error to explain
+
     options = list(choices)
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if not close and len(word) >= 3:

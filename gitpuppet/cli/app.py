@@ -6,7 +6,6 @@ import functools
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -56,6 +55,8 @@ class App:
     def fail(self, exc: BaseException, code: int = 1) -> NoReturn:
         """Report an exception: the message only, the traceback with -vv."""
         if self.verbose >= 2:
+            import traceback  # only here: most runs never need it
+
             traceback.print_exception(exc)
         if isinstance(exc, GitpuppetError):
             self.abort(str(exc), getattr(exc, "exit_code", code))

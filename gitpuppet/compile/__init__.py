@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gitpuppet.compile.source import DirTree, SourceTree
@@ -14,9 +15,19 @@ def compile_catalog(
     tree: SourceTree, node_name: str, facts: dict[str, Any], environment: str | None = None
 ) -> Catalog:
     """The catalog of `node_name`; raises SourceError (file:line) when the repo is wrong."""
-    from gitpuppet.compile.compiler import Compiler
+    # A compile allocates a great many objects that all live on in the catalog, and makes
+    # almost no reference cycles: collecting during it only scans the growing catalog again and
+    # again (a fifth of the time at 10,000 resources). What cycles there are go at the next
+    # collection after it.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from gitpuppet.compile.compiler import Compiler
 
-    return Compiler(tree, node_name, facts, environment).compile()
+        return Compiler(tree, node_name, facts, environment).compile()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def lookup_value(

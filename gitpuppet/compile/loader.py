@@ -53,6 +53,18 @@ class _Loader(yaml.CSafeLoader):
     source_file = ""
 
 
+_STR = "tag:yaml.org,2002:str"
+_Scalar = yaml.ScalarNode
+
+
+def _construct(loader: _Loader, node: yaml.Node) -> Any:
+    # A string is its node's value: what construct_object would return, without its bookkeeping
+    # (most of a large data file's load).
+    if node.tag == _STR and node.__class__ is _Scalar:
+        return node.value
+    return loader.construct_object(node, deep=True)
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     loader.flatten_mapping(node)
     out = PosDict()
@@ -60,14 +72,15 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     out.line = node.start_mark.line + 1
     lines = out.lines
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise SourceError(
-                SourcePos(loader.source_file, key_node.start_mark.line + 1),
-                "a mapping key must be a plain value, not a list or mapping",
-            ) from None
+        key = _construct(loader, key_node)
+        if key.__class__ is not str:
+            try:
+                hash(key)
+            except TypeError:
+                raise SourceError(
+                    SourcePos(loader.source_file, key_node.start_mark.line + 1),
+                    "a mapping key must be a plain value, not a list or mapping",
+                ) from None
         line = key_node.start_mark.line + 1
         if key in lines:
             raise SourceError(
@@ -75,7 +88,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
                 f"duplicate key '{key}' (first at line {lines[key]})",
                 "remove or merge one of them",
             )
-        out[key] = loader.construct_object(value_node, deep=True)
+        out[key] = _construct(loader, value_node)
         lines[key] = line
     return out
 
@@ -84,9 +97,10 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
     out = PosList()
     out.file = loader.source_file
     out.line = node.start_mark.line + 1
+    lines = out.lines
     for child in node.value:
-        out.append(loader.construct_object(child, deep=True))
-        out.lines.append(child.start_mark.line + 1)
+        out.append(_construct(loader, child))
+        lines.append(child.start_mark.line + 1)
     return out
 
 

@@ -158,22 +158,22 @@ class Templates:
         single = _SINGLE_EXPR.match(text) if text.startswith("{{") else None
         if not single:
             return self.env.from_string(text), False, None
-        source = "{% set result = " + single.group("expr") + " %}"
-        template = self.env.from_string(source)
-        body = self.env.parse(source).body
+        tree = self.env.parse("{% set result = " + single.group("expr") + " %}")
         name = None
-        if len(body) == 1 and isinstance(body[0], nodes.Assign):
-            value = body[0].node
+        if len(tree.body) == 1 and isinstance(tree.body[0], nodes.Assign):
+            value = tree.body[0].node
             # `self` is special (the template reference); true/false/none parse as constants.
             if isinstance(value, nodes.Name) and value.ctx == "load" and value.name != "self":
                 name = value.name
-        return template, True, name
+        # Read before compiling: code generation may rewrite the tree.
+        return self.env.from_string(tree), True, name
 
     def render_file(self, name: str, scope: Mapping[str, Any], pos: SourcePos) -> str:
         """Render `templates/<name>`; errors point at the template's own line when known."""
-        confined_path("templates", name, pos, "template")
+        template = self._files.get(name)
+        if template is None:
+            confined_path("templates", name, pos, "template")
         try:
-            template = self._files.get(name)
             if template is None:
                 template = self._files[name] = self.env.get_template(name)
             return self._render(template, scope)
