@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitpuppet.config import DEFAULT_PATH
 from gitpuppet.errors import GitpuppetError
 
 UNITS = ("gitpuppet.service", "gitpuppet.timer", "gitpuppet-agent.service")
@@ -60,24 +63,46 @@ def systemd_span(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-def render_units(executable: str, interval: float, splay: float) -> dict[str, str]:
-    """The unit texts with @GITPUPPET@, @INTERVAL@ and @SPLAY@ substituted."""
+def systemd_word(value: str) -> str:
+    """One word of an Exec*= line: specifiers (%) and variables ($) escaped, quoted if needed."""
+    text = value.replace("%", "%%").replace("$", "$$")
+    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_units(
+    executable: str, interval: float, splay: float, config_path: Path | None = None
+) -> dict[str, str]:
+    """The unit texts with @GITPUPPET@, @INTERVAL@ and @SPLAY@ substituted.
+
+    A config other than the default is passed on every ExecStart= line (`--config PATH`), so
+    the timer's runs and the agent read the config bootstrap wrote.
+    """
     src = unit_source_dir()
+    extra = ""
+    if config_path is not None and Path(config_path) != Path(DEFAULT_PATH):
+        extra = f" --config {systemd_word(str(config_path))}"
     out = {}
     for name in UNITS:
         text = (src / name).read_text()
-        text = text.replace("@GITPUPPET@", executable)
+        text = text.replace("@GITPUPPET@", systemd_word(executable))
         text = text.replace("@INTERVAL@", systemd_span(interval))
-        out[name] = text.replace("@SPLAY@", systemd_span(splay))
+        text = text.replace("@SPLAY@", systemd_span(splay))
+        out[name] = re.sub(r"(?m)^(ExecStart=.*\S)\s*$", lambda m: m[1] + extra, text)
     return out
 
 
 def install_timer(
-    executable: str, interval: float, splay: float, unit_dir: Path = UNIT_DIR
+    executable: str,
+    interval: float,
+    splay: float,
+    unit_dir: Path = UNIT_DIR,
+    config_path: Path | None = None,
 ) -> None:
     """Write the units, daemon-reload, enable --now the timer."""
     unit_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in render_units(executable, interval, splay).items():
+    for name, text in render_units(executable, interval, splay, config_path).items():
         (unit_dir / name).write_text(text)
         os.chmod(unit_dir / name, 0o644)
     for argv in (
@@ -100,8 +125,13 @@ def cron_text(executable: str, interval: float, config_path: Path) -> str:
     return (
         "# gitpuppet runs (written by gitpuppet bootstrap); the run's splay spreads the load\n"
         "SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-        f"{when} root {executable} run --quiet --config {config_path}\n"
+        f"{when} root {_cron_word(executable)} run --quiet --config {_cron_word(str(config_path))}\n"
     )
+
+
+def _cron_word(value: str) -> str:
+    # cron turns an unescaped % into a newline, even inside the shell's quotes.
+    return shlex.quote(value).replace("%", "\\%")
 
 
 def install_cron(

@@ -72,7 +72,7 @@ def command(
         for message in result.messages:
             app.out(f"warning: {message}", err=True)
     if schedule == "timer":
-        bs.install_timer(exe, config.interval, config.splay)
+        bs.install_timer(exe, config.interval, config.splay, config_path=config_path)
         app.info("installed and started gitpuppet.timer")
     elif schedule == "cron":
         bs.install_cron(exe, config.interval, config_path)

@@ -270,6 +270,28 @@ def test_units_and_cron_are_rendered() -> None:
     assert "*/30 * * * * root /x run" in cron_text("/x", 1800, Path("/etc/g.yaml"))
 
 
+def test_units_carry_a_non_default_config() -> None:
+    """bootstrap --config PATH: the timer's service and the agent read that config."""
+    from gitpuppet.agent.bootstrap import cron_text, render_units, systemd_word
+
+    units = render_units("/opt/gp/bin/gitpuppet", 1800, 600, Path("/srv/gp/config.yaml"))
+    assert (
+        "\nExecStart=/opt/gp/bin/gitpuppet run --now --config /srv/gp/config.yaml\n"
+        in (units["gitpuppet.service"])
+    )
+    assert (
+        "\nExecStart=/opt/gp/bin/gitpuppet agent --config /srv/gp/config.yaml\n"
+        in (units["gitpuppet-agent.service"])
+    )
+    default = render_units("/opt/gp/bin/gitpuppet", 1800, 600, Path("/etc/gitpuppet/config.yaml"))
+    assert "\nExecStart=/opt/gp/bin/gitpuppet run --now\n" in default["gitpuppet.service"]
+    odd = render_units("/opt/gp/bin/gitpuppet", 1800, 600, Path('/srv/my gp/50%$x"y.yaml'))
+    assert 'run --now --config "/srv/my gp/50%%$$x\\"y.yaml"\n' in odd["gitpuppet.service"]
+    assert systemd_word("/a/b") == "/a/b"
+    cron = cron_text("/x", 1800, Path("/srv/my gp/50%.yaml"))
+    assert "root /x run --quiet --config '/srv/my gp/50\\%.yaml'\n" in cron
+
+
 def _keypair(tmp: Path, name: str) -> Path:
     key = tmp / name
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

@@ -4,6 +4,7 @@ host's 127.0.0.1 (the container shares the host network)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -65,11 +66,13 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         proc.wait(timeout=10)
 
 
-def push(work: Path, content: str) -> None:
-    (work / "nodes.yaml").write_text("box.example.com:\n  classes: [main]\n")
+def push(
+    work: Path, content: str, node: str = "box.example.com", path: str = "/root/hello"
+) -> None:
+    (work / "nodes.yaml").write_text(f"{node}:\n  classes: [main]\n")
     (work / "classes").mkdir(exist_ok=True)
     (work / "classes/main.yaml").write_text(
-        f'resources:\n  - file: /root/hello\n    content: "{content}\\n"\n'
+        f'resources:\n  - file: {path}\n    content: "{content}\\n"\n'
     )
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", content)
@@ -106,3 +109,43 @@ def test_bootstrap_timer_and_service_converge(
     started = container.exec(["systemctl", "start", "gitpuppet.service"], timeout=120)
     assert started.returncode == 0, started.stderr
     assert container.read_file("/root/hello") == "two\n"
+
+
+def test_bootstrap_with_another_config_path_runs_the_service_with_it(
+    container: Container, server: tuple[int, Path]
+) -> None:
+    """--config PATH (with a space): the installed service reads that config, not the default."""
+    port, work = server
+    config = "/srv/gp conf/config.yaml"
+    push(work, "one", node="box2.example.com", path="/root/hello2")
+    done = container.exec(
+        [
+            str(gitpuppet_executable()),
+            "bootstrap",
+            f"git://127.0.0.1:{port}/control.git",
+            "--node-name",
+            "box2.example.com",
+            "--timer",
+            "--splay",
+            "0s",
+            "--state-dir",
+            "/srv/gp-state",
+            "--config",
+            config,
+        ],
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    exec_start = container.exec(
+        ["systemctl", "show", "-p", "ExecStart", "--value", "gitpuppet.service"]
+    ).stdout
+    assert f"run --now --config {config} ;" in exec_start
+    push(work, "two", node="box2.example.com", path="/root/hello2")
+    started = container.exec(["systemctl", "start", "gitpuppet.service"], timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert container.read_file("/root/hello2") == "two\n"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    state = json.loads(container.read_file("/srv/gp-state/state.json"))
+    assert state["applied_commit"] == head and state["node"] == "box2.example.com"
