@@ -178,13 +178,16 @@ def dpkg_state(name: str) -> str:
 
 
 def purge_test_packages() -> list[str]:
-    """Purge every package whose name starts with PREFIX (ours only); returns their names."""
+    """Purge every package whose name starts with PREFIX (ours only), including the selection a
+    failed install leaves behind (`install ok not-installed`); returns their names."""
     result = _run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", f"{PREFIX}*"])
-    names = [
-        line.split()[0]
-        for line in result.stdout.splitlines()
-        if line.startswith(PREFIX) and not line.endswith("not-installed")
-    ]
+    names = []
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) != 4 or not fields[0].startswith(PREFIX):
+            continue
+        if fields[3] != "not-installed" or fields[1] not in ("unknown", "purge"):
+            names.append(fields[0])
     for name in names:
         _run(["apt-mark", "unhold", name])
     if names:
