@@ -8,19 +8,20 @@ Targets: file:// ≤ 0.45 s, ssh ≤ 0.6 s wall (median of 5).
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import GITPUPPET, median_of, timed, verdict  # noqa: E402
 from gen_repo import generate  # noqa: E402
+
+from tests.integration.gitservers import Sshd  # noqa: E402
 
 TARGETS = {"file://": 0.45, "ssh": 0.6}
 GIT_ENV = {
@@ -45,35 +46,6 @@ def make_bare(tmp: Path, files: int) -> Path:
     bare = tmp / "control.git"
     sh("git", "clone", "-q", "--bare", str(work), str(bare))
     return bare
-
-
-def start_sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
-    """A throwaway sshd on 127.0.0.1 accepting one client key; (process, port, key, known_hosts)."""
-    d = tmp / "sshd"
-    d.mkdir()
-    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host"))
-    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "client"))
-    shutil.copy(d / "client.pub", d / "authorized_keys")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (d / "config").write_text(
-        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {d / 'host'}\n"
-        f"AuthorizedKeysFile {d / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
-        f"PidFile {d / 'pid'}\nPasswordAuthentication no\n"
-    )
-    Path("/run/sshd").mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "config")], stderr=subprocess.DEVNULL
-    )
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    hostkey = (d / "host.pub").read_text().split()
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {hostkey[0]} {hostkey[1]}\n")
-    return proc, port, d / "client", d / "known_hosts"
 
 
 def bench(tmp: Path, label: str, url: str, runs: int, extra: str = "") -> None:
@@ -108,18 +80,18 @@ def main() -> None:
                 "ssh      skipped: /usr/sbin/sshd is not installed (apt-get install openssh-server)"
             )
             return
-        proc, port, key, known = start_sshd(tmp)
+        sshd = Sshd(tmp / "sshd")  # the test suite's server: throwaway host and client keys
+        sshd.start()
         try:
             bench(
                 tmp,
                 "ssh",
-                f"ssh://{os.environ.get('USER', 'root')}@127.0.0.1:{port}{bare}",
+                f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}{bare}",
                 args.runs,
-                f"ssh_key: {key}\nknown_hosts: {known}\n",
+                f"ssh_key: {sshd.client_key}\nknown_hosts: {sshd.known_hosts}\n",
             )
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            sshd.stop()
 
 
 if __name__ == "__main__":
