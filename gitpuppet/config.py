@@ -40,6 +40,7 @@ class AgentConfig:
     splay: float = DEFAULT_INTERVAL * SPLAY_FRACTION
     ssh_key: Path | None = None
     known_hosts: Path | None = None
+    ca_file: Path | None = None  # CA certificates (PEM) trusted for https, besides the system's
     verify_allowed_signers: Path | None = None
     state_dir: Path = Path("/var/lib/gitpuppet")
     reports_keep: int = 100
@@ -194,6 +195,7 @@ TOP_KEYS: dict[str, Parser] = {
     "splay": _splay,
     "ssh_key": _existing_file,
     "known_hosts": _existing_file,
+    "ca_file": _existing_file,
     "verify": lambda v, b: v,  # a section: checked by SECTIONS
     "state_dir": _path,
     "reports_keep": _positive_int,
@@ -347,6 +349,7 @@ def _build(values: dict[str, Any], path: Path, positions: _Positions) -> AgentCo
         splay=splay,
         ssh_key=ssh_key,
         known_hosts=values.get("known_hosts"),
+        ca_file=values.get("ca_file"),
         verify_allowed_signers=values.get("verify_allowed_signers"),
         state_dir=values.get("state_dir", Path("/var/lib/gitpuppet")),
         reports_keep=values.get("reports_keep", 100),

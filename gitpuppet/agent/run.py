@@ -71,7 +71,12 @@ def open_node_repo(config: AgentConfig) -> NodeRepo:
         where = config.source or "the agent config"
         raise NothingApplied(f"{where}: no 'repo' is configured", "add repo: URL, or bootstrap")
     return NodeRepo(
-        repo_path(config), config.repo, config.branch, config.ssh_key, config.known_hosts
+        repo_path(config),
+        config.repo,
+        config.branch,
+        config.ssh_key,
+        config.known_hosts,
+        ca_file=config.ca_file,
     )
 
 

@@ -17,6 +17,7 @@ from gitpuppet.cli.app import App, common_options
 @click.option("--node-name", help="Default: this machine's FQDN.")
 @click.option("--ssh-key", type=click.Path(), help="Deploy key for ssh:// URLs.")
 @click.option("--known-hosts", type=click.Path(), help="known_hosts for ssh:// URLs.")
+@click.option("--ca-file", type=click.Path(), help="CA certificates (PEM) for https:// URLs.")
 @click.option("--timer", "sched", flag_value="timer", help="systemd timer (default with systemd).")
 @click.option("--cron", "sched", flag_value="cron", help="/etc/cron.d/gitpuppet.")
 @click.option("--no-schedule", "sched", flag_value="none", help="Install no schedule.")
@@ -31,6 +32,7 @@ def command(
     node_name: str | None,
     ssh_key: str | None,
     known_hosts: str | None,
+    ca_file: str | None,
     sched: str | None,
     interval: str,
     splay: str | None,
@@ -50,6 +52,7 @@ def command(
         ("splay", splay),
         ("ssh_key", ssh_key and str(Path(ssh_key).absolute())),
         ("known_hosts", known_hosts and str(Path(known_hosts).absolute())),
+        ("ca_file", ca_file and str(Path(ca_file).absolute())),
         ("state_dir", state_dir and str(Path(state_dir).absolute())),
     ):
         if value:

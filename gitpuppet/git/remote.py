@@ -26,6 +26,7 @@ from gitpuppet.git.urls import RemoteUrl
 
 CONNECT_TIMEOUT_MS = 15_000  # a blackholed mirror must not hold the run for minutes
 IO_TIMEOUT_MS = 120_000
+_TRUSTED_CA_FILES: set[str] = set()
 _MAX_AUTH_TRIES = 3  # libgit2 asks again after every refusal; without a cap it loops forever
 
 
@@ -37,6 +38,24 @@ def set_timeouts() -> None:
     """Bound connect and read times of every transport (process-wide libgit2 settings)."""
     pygit2.settings.server_connect_timeout = CONNECT_TIMEOUT_MS
     pygit2.settings.server_timeout = IO_TIMEOUT_MS
+
+
+def trust_ca_file(ca_file: Path) -> None:
+    """Trust the CA certificates in `ca_file` (PEM) for https, besides the system store.
+
+    libgit2 adds them to its process-wide OpenSSL store (once is enough for the process).
+    """
+    key = str(ca_file)
+    if key in _TRUSTED_CA_FILES:
+        return
+    try:
+        pygit2.settings.set_ssl_cert_locations(key, None)
+    except pygit2.GitError as exc:
+        raise RemoteError(
+            f"the CA file {ca_file} cannot be used: {exc}",
+            "ca_file must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+        ) from None
+    _TRUSTED_CA_FILES.add(key)
 
 
 def install_known_hosts(known_hosts: Path | None, home: Path) -> Path:
@@ -157,8 +176,10 @@ class Callbacks(pygit2.RemoteCallbacks):
             raise self.host_key_error()
         name = host.decode(errors="replace") if isinstance(host, bytes) else host
         raise RemoteError(
-            f"the TLS certificate of {name} is not trusted",
-            "install its CA into the system store (update-ca-certificates)",
+            f"the TLS certificate of {name} is not trusted (not signed by a trusted CA, "
+            "expired, or issued for another name)",
+            "install its CA into the system store (update-ca-certificates), "
+            "or name the CA's PEM file as ca_file in the agent config",
         )
 
     def host_key_error(self) -> RemoteError:

@@ -36,6 +36,7 @@ from gitpuppet.git.remote import (
     describe_error,
     install_known_hosts,
     set_timeouts,
+    trust_ca_file,
 )
 from gitpuppet.git.tree import GitTree
 from gitpuppet.git.urls import parse_url, redact
@@ -96,6 +97,7 @@ class NodeRepo:
         known_hosts: Path | None = None,
         *,
         depth: int = DEFAULT_DEPTH,
+        ca_file: Path | None = None,
     ) -> None:
         self.path = Path(path)
         self.urls = [urls] if isinstance(urls, str) else list(urls)
@@ -103,6 +105,7 @@ class NodeRepo:
         self.ssh_key = Path(ssh_key) if ssh_key is not None else None
         self.known_hosts = Path(known_hosts) if known_hosts is not None else None
         self.depth = depth
+        self.ca_file = ca_file
         self._repo: pygit2.Repository | None = None
         self._known_file = self.known_hosts or Path("~/.ssh/known_hosts")
 
@@ -175,6 +178,11 @@ class NodeRepo:
 
     def _prepare_transports(self) -> None:
         set_timeouts()
+        if self.ca_file is not None and any(parse_url(u).transport == "https" for u in self.urls):
+            try:
+                trust_ca_file(self.ca_file)
+            except GitpuppetError as exc:
+                raise FetchError([str(exc)]) from None
         if any(parse_url(u).transport == "ssh" for u in self.urls):
             home = self.path.parent / f".{self.path.name}.ssh-home"
             self._known_file = install_known_hosts(self.known_hosts, home)

@@ -12,12 +12,14 @@ import itertools
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Tester",
@@ -370,6 +372,91 @@ class HttpGit:
     def url(self, up: Upstream) -> str:
         """The http:// URL of an upstream repo."""
         return f"http://127.0.0.1:{self.port}/{up.name}"
+
+
+@dataclass
+class TlsFiles:
+    """A throwaway CA and a server certificate it signed for 127.0.0.1 (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls(directory: Path, host_ip: str = "127.0.0.1") -> TlsFiles:
+    """A fresh CA (valid two days) and a server key and certificate for `host_ip`, by openssl."""
+    directory.mkdir(parents=True, exist_ok=True)
+    d = directory
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    openssl(
+        "req", "-x509", *ec, "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"),
+        "-days", "2", "-subj", "/CN=gitpuppet test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    openssl(
+        "req", *ec, "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"),
+        "-subj", f"/CN={host_ip}",
+    )  # fmt: skip
+    (d / "server.ext").write_text(
+        f"subjectAltName=IP:{host_ip}\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl(
+        "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.pem"),
+        "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
+        "-extfile", str(d / "server.ext"), "-out", str(d / "server.pem"),
+    )  # fmt: skip
+    return TlsFiles(d / "ca.pem", d / "server.pem", d / "server.key")
+
+
+class _TlsHandler(_CgiHandler):
+    def setup(self) -> None:
+        # The handshake runs in this request's thread, so a client that stalls or refuses the
+        # certificate never holds up the accept loop.
+        self.request.do_handshake()
+        super().setup()
+
+
+class _TlsServer(_HttpServer):
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # refused handshakes are what some tests are about
+
+
+class HttpsGit(HttpGit):
+    """git-http-backend behind a TLS server thread (https://127.0.0.1:PORT/NAME), with a
+    certificate signed by its own throwaway CA (`tls.ca`: what a client must trust)."""
+
+    def __init__(self, base: Path, cert_dir: Path) -> None:
+        super().__init__(base)
+        self.tls = make_tls(cert_dir)
+
+    def start(self) -> None:
+        """Listen on the port with TLS and serve in a thread."""
+        if self.server is not None:
+            return
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.tls.cert, self.tls.key)
+        server = _TlsServer(("127.0.0.1", self.port), _TlsHandler)
+        server.context = context
+        server.base = self.base
+        self.server = server
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, up: Upstream) -> str:
+        """The https:// URL of an upstream repo."""
+        return f"https://127.0.0.1:{self.port}/{up.name}"
 
 
 def dir_size(path: Path) -> int:

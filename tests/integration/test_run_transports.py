@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.gitservers import GitDaemon, Sshd, free_port
+from tests.integration.gitservers import GitDaemon, HttpsGit, Sshd, free_port
 from tests.integration.test_run_agent import Setup
 
 
@@ -80,3 +82,47 @@ def test_ssh_run_and_unknown_host_key_refused(setup: Setup, sshd: tuple[int, Pat
     assert r.returncode == 4, r.stderr
     assert "pull failed" in r.stderr
     assert setup.motd() == "one\n"
+
+
+def test_https_run_with_ca_file_and_untrusted_fallback(setup: Setup) -> None:
+    """git-http-backend behind TLS: ca_file in the config trusts the test CA; without it the
+    certificate is refused, named in the output, and the last good commit is applied."""
+    server = HttpsGit(setup.tmp, setup.tmp / "tls")
+    server.start()
+    try:
+        url = f"https://127.0.0.1:{server.port}/control.git"
+        setup.write_config(repo=url, ca_file=str(server.tls.ca))
+        setup.push("one")
+        r = setup.run("run", "--now")
+        assert r.returncode == 2, r.stderr
+        assert setup.motd() == "one\n"
+        setup.write_config(repo=url)
+        setup.push("two")
+        r = setup.run("run", "--now")
+        assert r.returncode == 4, r.stderr
+        assert "the TLS certificate of 127.0.0.1 is not trusted" in r.stderr
+        assert "ca_file" in r.stderr and setup.motd() == "one\n"
+    finally:
+        server.stop()
+
+
+def test_bootstrap_over_https_with_ca_file(setup: Setup) -> None:
+    server = HttpsGit(setup.tmp, setup.tmp / "tls")
+    server.start()
+    try:
+        setup.push("one")
+        cfg = setup.tmp / "etc" / "config.yaml"
+        r = subprocess.run(
+            [sys.executable, "-m", "gitpuppet.cli", "bootstrap"]
+            + [f"https://127.0.0.1:{server.port}/control.git", "--ca-file", str(server.tls.ca)]
+            + ["--node-name", "t.example.com", "--no-schedule", "--splay", "0s"]
+            + ["--state-dir", str(setup.state), "--config", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 2, r.stderr
+        assert f"ca_file: {server.tls.ca}" in cfg.read_text()
+        assert setup.motd() == "one\n"
+    finally:
+        server.stop()

@@ -89,7 +89,7 @@ def test_format_duration(seconds: float, text: str) -> None:
 @pytest.fixture
 def etc(tmp_path: Path) -> Path:
     """A config folder holding the files a config may name."""
-    for name in ("deploy_key", "known_hosts", "allowed_signers", "reports_key"):
+    for name in ("deploy_key", "known_hosts", "allowed_signers", "reports_key", "ca.pem"):
         (tmp_path / name).write_text("x\n")
     return tmp_path
 
@@ -198,6 +198,7 @@ GOOD_VALUES = [
     ("ssh_key: deploy_key", "ssh_key", "REL:deploy_key"),
     ("ssh_key: deploy_key", "reports_ssh_key", "REL:deploy_key"),  # defaults to ssh_key
     ("known_hosts: known_hosts", "known_hosts", "REL:known_hosts"),
+    ("ca_file: ca.pem", "ca_file", "REL:ca.pem"),
     ("verify: {allowed_signers: allowed_signers}", "verify_allowed_signers", "REL:allowed_signers"),
     ("verify: ~", "verify_allowed_signers", None),
     ("reports: {repo: 'file:///srv/r.git'}", "reports_repo", "file:///srv/r.git"),
@@ -234,6 +235,7 @@ BAD_CONFIGS = [
     ("ssh_key: /nonexistent/key\n", [":1:", "ssh_key", "/nonexistent/key does not exist"]),
     ("known_hosts: nope\n", ["known_hosts", "{etc}/nope does not exist"]),
     ("known_hosts: .\n", ["known_hosts", "is not a file"]),
+    ("ca_file: /no/ca.pem\n", [":1:", "ca_file", "/no/ca.pem does not exist"]),
     ("verify:\n  allowed_signers: /no/such\n", [":2:", "verify.allowed_signers", "/no/such"]),
     ("verify: {}\n", [":1:", "verify", "'allowed_signers' is required"]),
     ("verify: /etc/x\n", ["verify", "expected a mapping"]),
@@ -326,7 +328,7 @@ def test_write_config_refuses_bad_settings_and_keeps_old_file(etc: Path) -> None
         write_config(path, {"repo": "file:///srv/other.git", "ssh_key": "/no/such/key"})
     assert path.read_bytes() == before
     assert sorted(os.listdir(etc)) == sorted(
-        ["allowed_signers", "config.yaml", "deploy_key", "known_hosts", "reports_key"]
+        ["allowed_signers", "ca.pem", "config.yaml", "deploy_key", "known_hosts", "reports_key"]
     )
 
 
