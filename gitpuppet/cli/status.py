@@ -66,6 +66,7 @@ def collect(config_path: str) -> dict[str, Any]:
         "last_run_time": state.last_run_time,
         "applied_commit": state.applied_commit,
         "last_good_commit": state.last_good_commit,
+        "last_success_time": state.last_success_time,
         "result": state.last_run_result,
         "exit_code": state.last_exit_code,
         "counts": summary.get("counts", {}),
@@ -98,6 +99,7 @@ def command(app: App, as_json: bool) -> None:
     )
     app.out(f"commit:      {data['applied_commit'] or '-'}")
     app.out(f"last good:   {data['last_good_commit'] or '-'}")
+    app.out(f"converged:   {_when(data['last_success_time'])} (last clean run of the branch head)")
     app.out(f"counts:      {counts}")
     for message in data["messages"]:
         app.out(f"note:        {message}")

@@ -193,6 +193,7 @@ def test_status_shows_last_run_and_disabled(setup: Setup) -> None:
     data = json.loads(r.stdout)
     assert data["applied_commit"] == commit
     assert data["counts"]["changed"] == 1
+    assert abs(data["last_success_time"] - data["last_run_time"]) < 5  # run start, apply start
     assert data["disabled"] and "maintenance" in data["disabled_reason"]
     assert data["next_run"] is not None
 
