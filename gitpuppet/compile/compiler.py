@@ -172,15 +172,15 @@ class Compiler:
             node["vars"] = self.templates.render_value(raw_vars, scope, body.pos("vars"))
         # Levels such as roles/{{ node.vars.role }}.yaml need the vars: render them again.
         self.data.reset(scope)
+        # A class's or define's scope: Jinja's globals and the node's vars under its parameters,
+        # facts, node and lookup over them.
+        self._under_params = {**self.templates.env.globals, **node["vars"]}
+        self._over_params = self._fixed(scope)
         return scope
 
     def compile(self) -> Catalog:
         selection = self.select()
         self.base_scope = self.node_scope(selection)
-        # A class's or define's scope: Jinja's globals and the node's vars under its parameters,
-        # facts, node and lookup over them.
-        self._under_params = {**self.templates.env.globals, **self.base_scope["node"]["vars"]}
-        self._over_params = self._fixed(self.base_scope)
         decl = selection.declaration
         declared = declared_classes(decl.body)
         for name, params, pos in declared:

@@ -16,30 +16,35 @@ from gitpuppet.model import Edge, EdgeKind, Ref, Resource
 
 def auto_edges(resources: list[Resource]) -> list[Edge]:
     """The automatic edges between declared resources."""
-    by_ref = {r.ref: r for r in resources}
+    # (type, title) pairs, not Refs: a tuple hashes in C, a Ref through Python.
+    declared = {(r.type, r.title) for r in resources}
     edges: list[Edge] = []
 
     def add(first: Ref, res: Resource) -> None:
-        if first in by_ref and first != res.ref:
+        if (first.type, first.title) in declared and first != res.ref:
             edges.append(Edge(first, res.ref, EdgeKind.AUTO))
 
     files = {r.title for r in resources if r.type == "file"}
+    dirname = posixpath.dirname
     for res in resources:
         p = res.params
         if res.type == "file":
-            parent = posixpath.dirname(res.title.rstrip("/") or "/")
+            title = res.title
+            parent = dirname(title.rstrip("/") or "/")
             while parent and parent != "/":
                 if parent in files:
-                    add(Ref("file", parent), res)
+                    # A declared file, and not this one (its parent path is shorter).
+                    edges.append(Edge(Ref("file", parent), res.ref, EdgeKind.AUTO))
                     break
-                parent = posixpath.dirname(parent)
+                parent = dirname(parent)
             else:
-                if parent == "/" and "/" in files and res.title != "/":
+                if parent == "/" and "/" in files and title != "/":
                     add(Ref("file", "/"), res)
-            for attr_name, kind in (("owner", "user"), ("group", "group")):
-                value = getattr(p, attr_name)
-                if isinstance(value, str):
-                    add(Ref(kind, value), res)
+            owner, group = p.owner, p.group
+            if isinstance(owner, str):
+                add(Ref("user", owner), res)
+            if isinstance(group, str):
+                add(Ref("group", group), res)
         elif res.type == "service":
             add(Ref("package", res.title), res)
             if p.name != res.title:
@@ -87,12 +92,13 @@ def _edge_in_cycle(edge: Edge, cycle: list[Ref]) -> bool:
 def _toposort(
     resources: list[Resource], edges: Iterable[Edge]
 ) -> tuple[list[Resource], list[Ref] | None]:
-    index = {r.ref: i for i, r in enumerate(resources)}
+    index = {(r.type, r.title): i for i, r in enumerate(resources)}
     succ: list[list[int]] = [[] for _ in resources]
     indeg = [0] * len(resources)
     seen: set[tuple[int, int]] = set()
     for e in edges:
-        a, b = index[e.first], index[e.then]
+        first, then = e.first, e.then
+        a, b = index[first.type, first.title], index[then.type, then.title]
         if (a, b) in seen:
             continue
         seen.add((a, b))

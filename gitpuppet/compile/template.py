@@ -65,7 +65,7 @@ class Templates:
         self.env.filters.setdefault("to_yaml", _to_yaml)
         self.env.filters["bool"] = _to_bool
         # Compiled once per source text, whatever resource or define use it appears in.
-        self._compiled: dict[str, tuple[jinja2.Template, bool, str | None]] = {}
+        self._compiled: dict[str, tuple[jinja2.Template | None, bool, str | None]] = {}
         self._files: dict[str, jinja2.Template] = {}
 
     def _with_globals(self, scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,7 +121,7 @@ class Templates:
                 self._compiled[text] = compiled
             template, single, name = compiled
             if not single:
-                return self._render(template, scope)
+                return self._render(template, scope)  # type: ignore[arg-type]
             if name is not None:
                 full = self._with_globals(scope)
                 if name in full:
@@ -129,6 +129,10 @@ class Templates:
                     if isinstance(result, jinja2.Undefined):
                         str(result)  # raises UndefinedError with the name
                     return result
+                if template is None:  # not in scope: let Jinja say so
+                    template = self.env.from_string(_set_result(text))
+                    self._compiled[text] = (template, True, name)
+            assert template is not None  # compiled unless the expression is a bare name
             ctx = self._context(template, scope)
             try:
                 for _ in template.root_render_func(ctx):  # type: ignore[attr-defined]
@@ -150,23 +154,21 @@ class Templates:
         except Exception as exc:  # noqa: BLE001 - any error in a user's expression
             raise SourceError(pos, f"template error: {type(exc).__name__}: {exc}") from None
 
-    def _compile(self, text: str) -> tuple[jinja2.Template, bool, str | None]:
+    def _compile(self, text: str) -> tuple[jinja2.Template | None, bool, str | None]:
         """(template, single, name): a string that is exactly one expression, nothing around
         it, compiles as `{% set result = expr %}` so that its value keeps its type; `name` is
         the variable when the expression is nothing but one (then a render is a dict lookup, as
-        Jinja would resolve it from the same scope)."""
-        single = _SINGLE_EXPR.match(text) if text.startswith("{{") else None
-        if not single:
+        Jinja would resolve it from the same scope, and the template is only compiled if the
+        name is missing)."""
+        if not (text.startswith("{{") and _SINGLE_EXPR.match(text)):
             return self.env.from_string(text), False, None
-        tree = self.env.parse("{% set result = " + single.group("expr") + " %}")
-        name = None
+        tree = self.env.parse(_set_result(text))
         if len(tree.body) == 1 and isinstance(tree.body[0], nodes.Assign):
             value = tree.body[0].node
             # `self` is special (the template reference); true/false/none parse as constants.
             if isinstance(value, nodes.Name) and value.ctx == "load" and value.name != "self":
-                name = value.name
-        # Read before compiling: code generation may rewrite the tree.
-        return self.env.from_string(tree), True, name
+                return None, True, value.name
+        return self.env.from_string(tree), True, None
 
     def render_file(self, name: str, scope: Mapping[str, Any], pos: SourcePos) -> str:
         """Render `templates/<name>`; errors point at the template's own line when known."""
@@ -200,6 +202,13 @@ class Templates:
             line = _template_line(exc)
             where = SourcePos(f"templates/{name}", line) if line else pos
             raise SourceError(where, f"template error: {type(exc).__name__}: {exc}") from None
+
+
+def _set_result(text: str) -> str:
+    """`{{ expr }}` as `{% set result = expr %}`."""
+    match = _SINGLE_EXPR.match(text)
+    assert match is not None
+    return "{% set result = " + match.group("expr") + " %}"
 
 
 def _undefined_error(
