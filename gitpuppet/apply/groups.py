@@ -89,6 +89,10 @@ def apply_group(
     results: dict[Ref, Result] = {}
     todo: list[tuple[Resource, object, list[Change]]] = []
     t0 = time.monotonic()
+    try:
+        rtype.prefetch(group, run.ctx)
+    except Exception:  # noqa: BLE001, S110 - only a speed-up: `current` reports the problem
+        pass
     for res in group:
         result = results[res.ref] = Result(res.ref, Status.UNCHANGED, resource=res)
         try:

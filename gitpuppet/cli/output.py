@@ -11,7 +11,7 @@ from typing import TextIO
 
 import click
 
-from gitpuppet.model import Resource, Result, Status
+from gitpuppet.model import Change, Resource, Result, Status
 
 PROGRESS_AFTER = 2.0  # seconds: shorter runs finish before a progress line would help
 OUTPUT_LINES = 10  # lines of a failed command's output shown; the report keeps all of it
@@ -156,20 +156,57 @@ def summary_line(node: str, counts: dict[str, int], seconds: float, noop: bool) 
 
 
 def line_for(r: Result) -> str:
-    """`file:/etc/motd: content changed`, `…: would change content, mode`, `…: failed: why`."""
+    """`file:/etc/motd: content changed`, `package:curl: would change ensure (absent -> 7.88)`,
+    `…: failed: why`."""
     attrs = ", ".join(c.attr for c in r.changes)
+    note = "; ".join(part for part in (_values(r.changes), r.message) if part)
+    note = f" ({note})" if note else ""
     if r.status == Status.CHANGED:
         if r.refreshed and not attrs:
             return f"{r.ref}: {r.message}"
         text = f"{r.ref}: {attrs} changed" if attrs else f"{r.ref}: changed"
-        return text + (f" ({r.message})" if r.message else "")
+        return text + note
     if r.status == Status.WOULD_CHANGE:
-        return f"{r.ref}: would change {attrs}" + (f" ({r.message})" if r.message else "")
+        return f"{r.ref}: would change {attrs}" + note
     if r.status == Status.FAILED:
         return f"{r.ref}: failed: {r.message}"
     if r.status == Status.SKIPPED:
         return f"{r.ref}: {r.message}"
     return f"{r.ref}: unchanged" + (f" ({r.message})" if r.message else "")
+
+
+VALUE_WIDTH = 40  # longer values (and content) are for --diff and the report
+
+
+def _values(changes: list[Change]) -> str:
+    """`absent -> 7.88.1-10`, or `mode 0644 -> 0640, owner root -> www` for several: the short,
+    plain values of a change. Left out: content, diffs, redacted values, and the values of a
+    thing being created (`ensure, content, mode changed` says enough for a new file)."""
+    shown = []
+    for c in changes:
+        if c.redacted or c.diff is not None or c.attr == "content":
+            continue
+        if c.old in (None, "absent") and len(changes) > 1:
+            continue
+        old, new = _short(c.old), _short(c.new)
+        if old is None or new is None:
+            continue
+        shown.append((c.attr, f"{old} -> {new}"))
+    if len(changes) == 1 and len(shown) == 1:
+        return shown[0][1]
+    return ", ".join(f"{attr} {text}" for attr, text in shown)
+
+
+def _short(value: object) -> str | None:
+    if value is None:
+        return "absent"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (str, int, float)):
+        text = str(value)
+        if len(text) <= VALUE_WIDTH and "\n" not in text:
+            return text
+    return None
 
 
 def _terminal_width() -> int:

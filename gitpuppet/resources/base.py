@@ -71,6 +71,10 @@ class ResourceType:
         """Make the changes; raise ApplyError with a message a person can act on."""
         raise NotImplementedError
 
+    def prefetch(self, resources: list[Resource], ctx: ApplyContext) -> None:
+        """For `apply_together` types: read what `current` will need for all of `resources` in
+        one go, before they are read one by one (problems are left for `current` to report)."""
+
     def apply_many(
         self, items: list[tuple[Resource, Any, list[Change]]], ctx: ApplyContext
     ) -> dict[Ref, ApplyError]:

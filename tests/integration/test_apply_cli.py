@@ -216,8 +216,8 @@ def test_noop_leaves_the_tree_bit_for_bit_untouched(env: tuple[Path, Path, Path]
     assert snapshot(root) == before
     out = proc.stdout
     assert (
-        f"file:{root}/etc/motd: would change content, mode, owner, group "
-        "(would refresh exec:reload)" in out
+        f"file:{root}/etc/motd: would change content, mode, owner, group (mode 0600 -> 0644, "
+        "owner nobody -> root, group nogroup -> root; would refresh exec:reload)" in out
     )
     assert "+new motd" in out and "-old motd" in out  # the diff of what would be written
     assert f"file:{root}/etc/gone: would change ensure" in out

@@ -29,6 +29,10 @@ class BulkType(MemType):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[list[str]] = []
+        self.prefetched: list[list[str]] = []
+
+    def prefetch(self, resources: list[Resource], ctx: ApplyContext) -> None:
+        self.prefetched.append([res.title for res in resources])
 
     def apply_many(
         self, items: list[tuple[Resource, Any, list[Change]]], ctx: ApplyContext
@@ -78,6 +82,7 @@ def test_ready_resources_are_applied_in_one_call_and_reported_in_order(go, bulk)
 def test_a_resource_waiting_on_something_later_comes_in_a_second_call(go, bulk) -> None:  # type: ignore[no-untyped-def]
     out = go([b("a"), r("m"), b("c"), b("d")], [order("mem:m", "bulk:c")])
     assert bulk.calls == [["a", "d"], ["c"]]
+    assert bulk.prefetched == [["a", "d"], ["c"]]  # each group read in one go first
     # c was applied after m, as its edge says.
     assert bulk.events.index("apply m") < bulk.events.index("apply c")
     assert set(statuses(out).values()) == {"changed"}
