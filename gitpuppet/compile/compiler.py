@@ -130,6 +130,7 @@ class Compiler:
         self.node_params: dict[str, tuple[dict[str, Any], SourcePos]] = {}
         self._shapes: dict[int, _EntryShape] = {}
         self._bodies: dict[str, PosDict] = {}
+        self._define_entries: dict[str, list[tuple[Any, SourcePos]]] = {}
         self._tags: dict[tuple[Any, ...], frozenset[str]] = {}
         self._units: dict[tuple[str, str], str | None] = {}
 
@@ -257,12 +258,16 @@ class Compiler:
         what: str,
         lookup_prefix: str | None,
         extra: dict[str, Any] | None = None,
+        given_lines: dict[Any, int] | None = None,
     ) -> dict[str, Any]:
-        """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required."""
+        """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required.
+
+        `given_lines`: the line of each given value (default: `given.lines`)."""
         declared = body.get("params") or PosDict()
         if not isinstance(declared, PosDict):
             raise SourceError(body.pos("params"), f"params of {what} must be a mapping")
-        given_lines = getattr(given, "lines", {})
+        if given_lines is None:
+            given_lines = getattr(given, "lines", {})
         for key in given:
             if key not in declared:
                 where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
@@ -319,22 +324,23 @@ class Compiler:
         shape = self._shapes.get(id(entry))
         if shape is None or shape.entry is not entry:
             shape = self._shapes[id(entry)] = _entry_shape(entry, pos)
-        type_key, attrs, attr_pos = shape.type_key, shape.attrs, shape.attr_pos
+        type_key, attr_pos, parts = shape.type_key, shape.attr_pos, shape.parts
         items: list[dict[str, Any]] = [{}]
         if shape.for_each is not _ABSENT:
             items = self._for_each(shape.for_each, scope, entry.pos("for_each"))
         when = shape.when
         render = self.templates.render_value
         is_type = type_key in SCHEMAS
+        title_raw, title_static = shape.title, not _renders(shape.title)
         for extra in items:
             local = {**scope, **extra} if extra else scope
             if when is not None and not self._truth(when, local, entry.pos("when")):
                 continue
-            title = render(shape.title, local, pos)
+            title = title_raw if title_static else render(title_raw, local, pos)
             if isinstance(title, (dict, list)) or title is None or title == "":
                 raise SourceError(pos, f"the title of a {type_key} must be a non-empty string")
             title = str(title)
-            rendered = {k: render(v, local, attr_pos[k]) for k, v in attrs.items()}
+            rendered = {k: render(v, local, p) if dynamic else v for k, v, p, dynamic in parts}
             if is_type:
                 self.declare_resource(
                     type_key,
@@ -386,7 +392,7 @@ class Compiler:
     ) -> _Meta:
         if _META_KEYS.isdisjoint(attrs):
             return inherited
-        noop, sensitive, tags = inherited.noop, inherited.sensitive, set(inherited.tags)
+        noop, sensitive, tags = inherited.noop, inherited.sensitive, inherited.tags
         for key in EDGE_META:
             if key in attrs:
                 value = attrs.pop(key)
@@ -414,8 +420,8 @@ class Compiler:
                 raise SourceError(
                     attr_pos.get("tags", pos), "tags must be a name or a list of names"
                 )
-            tags.update(value)
-        return _Meta(noop, sensitive, frozenset(tags))
+            tags = tags.union(value)
+        return _Meta(noop, sensitive, tags)
 
     def declare_resource(
         self,
@@ -537,21 +543,27 @@ class Compiler:
             raise SourceError(pos, f"{ref} is declared twice (also at {self.container_pos[ref]})")
         meta = self._meta(attrs, attr_pos, pos, inherited, ref)
         body = self._unit_body(path, DEFINE_KEYS, f"define '{name}'")
-        given = PosDict()
-        given.file, given.line = pos.file, pos.line
-        for key, value in attrs.items():
-            given[key] = value
-            given.lines[key] = attr_pos[key].line
         params = self.resolve_params(
-            body, given, pos, f"define '{name}'", lookup_prefix=None, extra={"title": title}
+            body,
+            attrs,
+            pos,
+            f"define '{name}'",
+            lookup_prefix=None,
+            extra={"title": title},
+            given_lines={key: where.line for key, where in attr_pos.items()},
         )
         self.containers[ref] = []
         self.container_pos[ref] = pos
         scope = {**self._under_params, **params, "title": title, **self._over_params}
-        for inc, inc_pos in _names(body, "include", scope, self.templates):
-            self.declare_class(inc, inc_pos, [])
-        for entry, entry_pos in _entries(body, path):
-            self.declare_entry(entry, entry_pos, scope, klass, str(ref), stack + [ref], meta)
+        if "include" in body:
+            for inc, inc_pos in _names(body, "include", scope, self.templates):
+                self.declare_class(inc, inc_pos, [])
+        entries = self._define_entries.get(path)
+        if entries is None:
+            entries = self._define_entries[path] = _entries(body, path)
+        define, inner = str(ref), [*stack, ref]
+        for entry, entry_pos in entries:
+            self.declare_entry(entry, entry_pos, scope, klass, define, inner, meta)
 
     # -- edges ------------------------------------------------------------------------------
 
@@ -612,8 +624,8 @@ class _EntryShape:
     entry: PosDict
     type_key: str
     title: Any
-    attrs: dict[str, Any]  # without for_each and when
-    attr_pos: dict[str, SourcePos]
+    attr_pos: dict[str, SourcePos]  # without for_each and when, as `parts`
+    parts: list[tuple[str, Any, SourcePos, bool]]  # name, value, position, needs rendering
     for_each: Any
     when: Any
 
@@ -638,7 +650,16 @@ def _entry_shape(entry: Any, pos: SourcePos) -> _EntryShape:
     for_each = attrs.pop("for_each", _ABSENT)
     when = attrs.pop("when", None)
     attr_pos = {k: entry.pos(k) for k in attrs}
-    return _EntryShape(entry, type_key, entry[type_key], attrs, attr_pos, for_each, when)
+    parts = [(k, v, attr_pos[k], _renders(v)) for k, v in attrs.items()]
+    return _EntryShape(entry, type_key, entry[type_key], attr_pos, parts, for_each, when)
+
+
+def _renders(value: Any) -> bool:
+    """False when rendering `value` gives `value` itself (Templates.render_value's own rule:
+    a string without `{`, or anything that is not a string, list or mapping)."""
+    if isinstance(value, str):
+        return "{" in value
+    return isinstance(value, (list, dict))
 
 
 def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:

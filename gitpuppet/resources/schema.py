@@ -352,6 +352,10 @@ def attribute_names(type_name: str) -> list[str]:
     return list(_FIELDS[type_name])
 
 
+_INT_RE = re.compile(r"-?\d+")
+_MODE_RE = re.compile(r"0?[0-7]{3,4}")
+
+
 def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     """(coerced value, None) or (None, what is wrong)."""
     if kind == ANY:
@@ -365,7 +369,7 @@ def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
             return None, f"must be an integer, not {_describe(value)}"
         if isinstance(value, int):
             return value, None
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
             return int(value), None
         return None, f"must be an integer, not {_describe(value)}"
     if kind == BOOL:
@@ -381,7 +385,7 @@ def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     if kind == MODE:
         if isinstance(value, int) and not isinstance(value, bool):
             return None, f'must be a quoted octal string such as "0644", not the number {value}'
-        if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3,4}", value):
+        if not isinstance(value, str) or not _MODE_RE.fullmatch(value):
             return None, f'must be an octal string such as "0644", not {_describe(value)}'
         return value.zfill(4)[-4:], None
     if kind == STRLIST:
