@@ -18,7 +18,7 @@ from gitpuppet.compile.nodes import (
     select_declaration,
 )
 from gitpuppet.compile.source import SourceTree
-from gitpuppet.compile.template import Templates, confined_path
+from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource
 from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
@@ -278,7 +278,7 @@ class Compiler:
         for key, default in declared.items():
             if key in given and given[key] is not None:  # an explicit ~ gives nothing
                 value = given[key]
-                if not isinstance(value, str) or "{" in value:  # else it renders to itself
+                if not renders_to_itself(value):
                     where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
                     value = self.templates.render_value(value, self.base_scope, where)
             else:
@@ -331,7 +331,7 @@ class Compiler:
         when = shape.when
         render = self.templates.render_value
         is_type = type_key in SCHEMAS
-        title_raw, title_static = shape.title, not _renders(shape.title)
+        title_raw, title_static = shape.title, renders_to_itself(shape.title)
         for extra in items:
             local = {**scope, **extra} if extra else scope
             if when is not None and not self._truth(when, local, entry.pos("when")):
@@ -650,16 +650,8 @@ def _entry_shape(entry: Any, pos: SourcePos) -> _EntryShape:
     for_each = attrs.pop("for_each", _ABSENT)
     when = attrs.pop("when", None)
     attr_pos = {k: entry.pos(k) for k in attrs}
-    parts = [(k, v, attr_pos[k], _renders(v)) for k, v in attrs.items()]
+    parts = [(k, v, attr_pos[k], not renders_to_itself(v)) for k, v in attrs.items()]
     return _EntryShape(entry, type_key, entry[type_key], attr_pos, parts, for_each, when)
-
-
-def _renders(value: Any) -> bool:
-    """False when rendering `value` gives `value` itself (Templates.render_value's own rule:
-    a string without `{`, or anything that is not a string, list or mapping)."""
-    if isinstance(value, str):
-        return "{" in value
-    return isinstance(value, (list, dict))
 
 
 def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:

@@ -92,19 +92,33 @@ class Templates:
             return self.env.handle_exception()  # re-raises with template line numbers
 
     def render_value(self, value: Any, scope: Mapping[str, Any], pos: SourcePos) -> Any:
-        """Render every string inside `value` (recursively through lists and mappings)."""
+        """Render every string inside `value` (recursively through lists and mappings).
+
+        Lists and mappings come back as new plain ones; an item's position (its own line when
+        the YAML loader recorded one) is only worked out for an item that needs rendering."""
         if isinstance(value, str):
             return self.render_string(value, scope, pos)
         if isinstance(value, list):
-            return [
-                self.render_value(v, scope, _item_pos(value, i, pos)) for i, v in enumerate(value)
-            ]
+            lines = getattr(value, "lines", None)
+            items = []
+            for i, v in enumerate(value):
+                if renders_to_itself(v):
+                    items.append(v)
+                else:
+                    where = SourcePos(pos.file, lines[i]) if lines and i < len(lines) else pos
+                    items.append(self.render_value(v, scope, where))
+            return items
         if isinstance(value, dict):
+            lines = getattr(value, "lines", None)
             out = {}
             for k, v in value.items():
-                out[self.render_string(k, scope, pos) if isinstance(k, str) else k] = (
-                    self.render_value(v, scope, _key_pos(value, k, pos))
-                )
+                # The value renders before its key, as `out[key(k)] = value(v)` evaluates.
+                if not renders_to_itself(v):
+                    where = SourcePos(pos.file, lines[k]) if lines and k in lines else pos
+                    v = self.render_value(v, scope, where)
+                if isinstance(k, str) and "{" in k:
+                    k = self.render_string(k, scope, pos)
+                out[k] = v
             return out
         return value
 
@@ -204,6 +218,14 @@ class Templates:
             raise SourceError(where, f"template error: {type(exc).__name__}: {exc}") from None
 
 
+def renders_to_itself(value: Any) -> bool:
+    """True when `render_value` would give `value` back unchanged: a string without `{`, or
+    anything that is not a string, list or mapping."""
+    if isinstance(value, str):
+        return "{" not in value
+    return not isinstance(value, (list, dict))
+
+
 def _set_result(text: str) -> str:
     """`{{ expr }}` as `{% set result = expr %}`."""
     match = _SINGLE_EXPR.match(text)
@@ -244,20 +266,6 @@ def _template_line(exc: BaseException) -> int:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
-
-
-def _item_pos(value: Any, index: int, default: SourcePos) -> SourcePos:
-    lines = getattr(value, "lines", None)
-    if lines and index < len(lines):
-        return SourcePos(default.file, lines[index])
-    return default
-
-
-def _key_pos(value: Any, key: Any, default: SourcePos) -> SourcePos:
-    lines = getattr(value, "lines", None)
-    if lines and key in lines:
-        return SourcePos(default.file, lines[key])
-    return default
 
 
 def _to_yaml(value: Any) -> str:
