@@ -173,10 +173,6 @@ class Compiler:
             node["vars"] = self.templates.render_value(raw_vars, scope, body.pos("vars"))
         # Levels such as roles/{{ node.vars.role }}.yaml need the vars: render them again.
         self.data.reset(scope)
-        # A class's or define's scope: Jinja's globals and the node's vars under its parameters,
-        # facts, node and lookup over them.
-        self._under_params = {**self.templates.env.globals, **node["vars"]}
-        self._over_params = self._fixed(scope)
         return scope
 
     def compile(self) -> Catalog:
@@ -228,7 +224,7 @@ class Compiler:
         params = self.resolve_params(body, given, given_pos, f"class '{name}'", lookup_prefix=name)
         info = _ClassInfo(name, pos, params)
         self.classes[name] = info
-        scope = {**self._under_params, **params, **self._over_params}
+        scope = self._unit_scope(params)
         for inc, inc_pos in _names(body, "include", scope, self.templates):
             self.declare_class(inc, inc_pos, chain + [name])
         # A class's container only holds its own resources (and its defines'), not its includes'.
@@ -240,6 +236,16 @@ class Compiler:
     @staticmethod
     def _fixed(scope: dict[str, Any]) -> dict[str, Any]:
         return {"facts": scope["facts"], "node": scope["node"], "lookup": scope["lookup"]}
+
+    def _unit_scope(self, params: dict[str, Any], title: str | None = None) -> dict[str, Any]:
+        """A class's or define's scope: Jinja's globals and the node's vars (as they are now)
+        under its parameters (and `title`), facts, node and lookup over them."""
+        base = self.base_scope
+        scope = {**self.templates.env.globals, **base["node"]["vars"], **params}
+        if title is not None:
+            scope["title"] = title
+        scope["facts"], scope["node"], scope["lookup"] = base["facts"], base["node"], base["lookup"]
+        return scope
 
     def _unit_body(self, path: str, allowed: tuple[str, ...], what: str) -> PosDict:
         """A class or define file, checked the first time it is used."""
@@ -554,7 +560,7 @@ class Compiler:
         )
         self.containers[ref] = []
         self.container_pos[ref] = pos
-        scope = {**self._under_params, **params, "title": title, **self._over_params}
+        scope = self._unit_scope(params, title)
         if "include" in body:
             for inc, inc_pos in _names(body, "include", scope, self.templates):
                 self.declare_class(inc, inc_pos, [])
