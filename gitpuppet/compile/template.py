@@ -1,8 +1,10 @@
 """Jinja2 for every string value and for template files, with StrictUndefined.
 
 A string with no `{{`/`{%`/`{#` is returned as is (most values: no Jinja2 work at all). A string
-that is exactly one expression (`"{{ sites }}"`) keeps its type. Template files are read from
-`templates/` of the source tree and may not leave it.
+that is exactly one expression (`"{{ sites }}"`) keeps its type; when that expression is a bare
+name, its value is taken from the scope as Jinja would resolve it. Each source text is compiled
+once per compile. Template files are read from `templates/` of the source tree and may not
+leave it.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ class Templates:
         `{% import %}` without context, to find globals the imported template lacks, and every
         template here has the environment's globals and no others, so it is empty either way.
         """
-        return Context(self.env, self._with_globals(scope), template.name, template.blocks)  # type: ignore[arg-type]
+        context_class = self.env.context_class
+        return context_class(self.env, self._with_globals(scope), template.name, template.blocks)
 
     def _render(self, template: jinja2.Template, scope: Mapping[str, Any]) -> str:
         ctx = self._context(template, scope)
