@@ -53,7 +53,8 @@ def bench(tmp: Path, label: str, url: str, runs: int, extra: str = "") -> None:
     cfg = tmp / f"config-{label.strip(':/')}.yaml"
     cfg.write_text(
         f"repo: {url}\nbranch: production\nnode_name: bench.example.com\nsplay: 0s\n"
-        f"state_dir: {state}\nrun_dir: {tmp / 'run'}\nfacts_d: {tmp / 'facts.d'}\n{extra}"
+        f"state_dir: {state}\nrun_dir: {tmp / 'run'}\nfacts_d: {tmp / 'facts.d'}\n"
+        f"metrics_file: {tmp / 'gitpuppet.prom'}\n{extra}"
     )
     argv = [*GITPUPPET, "run", "--now", "--quiet", "--config", str(cfg)]
     first, _ = timed(argv)  # clone + converge
