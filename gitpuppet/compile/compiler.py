@@ -451,8 +451,8 @@ class Compiler:
         params = build_params(type_name, title, attrs, pos, attr_pos, check_names=False)
         if content is not None:
             params.data, params.tree = content  # type: ignore[attr-defined]
-        if type_name == "user" and params.password is not None:  # type: ignore[attr-defined]
-            meta = _Meta(meta.noop, True, meta.tags)  # a password hash is sensitive by default
+        # A user's password is sensitive by default: the user type redacts that change and
+        # scrubs the hash from tool output, so the rest of the resource stays readable.
         if ref in self.by_ref:
             raise SourceError(
                 pos,

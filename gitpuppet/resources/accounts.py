@@ -10,7 +10,6 @@ script created in the meantime is seen; a type also drops the copy after changin
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from gitpuppet.resources.fsutil import (
     user_name,
     write_temp,
 )
+from gitpuppet.resources.schema import is_account_name, is_crypt_hash
 
 PASSWD = "/etc/passwd"
 GROUP = "/etc/group"
@@ -36,11 +36,6 @@ CACHE_KEY = "accounts"
 # them halfway would leave it split in two.
 TOOL_TIMEOUT = 900
 REDACTED = "<redacted>"
-
-# What the shadow tools accept at most, and never a leading '-' (it would read as an option).
-_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?")
-# A crypt(3) hash ($id$…), a locked or disabled account (! or * first), empty, or old DES.
-_HASH = re.compile(r"(\$.*|[!*].*|[./0-9A-Za-z]{13}|)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +161,7 @@ def forget_accounts(ctx: ApplyContext) -> None:
 
 def check_name(kind: str, name: str) -> None:
     """A clear error for a user or group name the shadow tools would refuse or misread."""
-    if not _NAME.fullmatch(name) or len(name) > 32:
+    if not is_account_name(name):
         raise ApplyError(
             f"'{name}' is not a valid {kind} name",
             hint="use letters, digits, '_', '-' and '.', not starting with '-', at most 32",
@@ -175,7 +170,7 @@ def check_name(kind: str, name: str) -> None:
 
 def check_password_hash(password: str) -> None:
     """Refuse what is not a crypt(3) hash, without ever naming the value."""
-    if "\n" in password or ":" in password or not _HASH.fullmatch(password):
+    if not is_crypt_hash(password):
         raise ApplyError(
             "password is not a crypt(3) hash (the value is not shown: it is sensitive)",
             hint="give the hash, e.g. from `mkpasswd -m yescrypt` or `openssl passwd -6`, "

@@ -128,6 +128,14 @@ class ServiceParams(Params):
     def check(self) -> list[tuple[str, str]]:
         if self.enable not in (None, True, False, "mask"):
             return [("enable", f"enable must be true, false or mask, not {self.enable!r}")]
+        if self.enable == "mask" and self.ensure == "running":
+            return [
+                (
+                    "enable",
+                    "enable: mask and ensure: running contradict each other (a masked unit "
+                    "cannot start); use enable: false",
+                )
+            ]
         return []
 
 
@@ -180,6 +188,26 @@ class UserParams(Params):
     password: str | None = attr(STR)
     authorized_keys: list[str] | None = attr(STRLIST)
 
+    def check(self) -> list[tuple[str, str]]:
+        errs = account_problems("user", self.name, self.uid, "uid")
+        if isinstance(self.gid, int) and self.gid < 0:
+            errs.append(("gid", f"gid must be 0 or more, not {self.gid}"))
+        if self.home is not None and not os.path.isabs(self.home):
+            errs.append(("home", f"home '{self.home}' is not absolute"))
+        if self.password is not None and not is_crypt_hash(self.password):
+            errs.append(
+                (
+                    "password",
+                    "password is not a crypt(3) hash (the value is not shown: it is sensitive); "
+                    "give the hash, e.g. from `mkpasswd -m yescrypt`, never the plain password",
+                )
+            )
+        for key in self.authorized_keys or []:
+            if "\n" in key or "\r" in key:
+                errs.append(("authorized_keys", "each authorized key must be one line"))
+                break
+        return errs
+
 
 @dataclass(slots=True)
 class GroupParams(Params):
@@ -189,6 +217,39 @@ class GroupParams(Params):
     gid: int | None = attr(INT)
     system: bool = attr(BOOL, False)
     members: list[str] | None = attr(STRLIST)
+
+    def check(self) -> list[tuple[str, str]]:
+        return account_problems("group", self.name, self.gid, "gid")
+
+
+# What the shadow tools accept (at most 32 long), and never a leading '-' (read as an option).
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?")
+# A crypt(3) hash ($id$…), a locked or disabled account (! or * first), empty, or old DES.
+CRYPT_HASH = re.compile(r"(\$.*|[!*].*|[./0-9A-Za-z]{13}|)")
+
+
+def is_account_name(name: str) -> bool:
+    return bool(ACCOUNT_NAME.fullmatch(name)) and len(name) <= 32
+
+
+def is_crypt_hash(password: str) -> bool:
+    return "\n" not in password and ":" not in password and bool(CRYPT_HASH.fullmatch(password))
+
+
+def account_problems(kind: str, name: str, number: int | None, key: str) -> list[tuple[str, str]]:
+    """A user's or group's name and id, as the shadow tools would take them."""
+    errs = []
+    if not is_account_name(name):
+        errs.append(
+            (
+                "name",
+                f"'{name}' is not a valid {kind} name (letters, digits, '_', '-' and '.', "
+                "not starting with '-', at most 32)",
+            )
+        )
+    if number is not None and number < 0:
+        errs.append((key, f"{key} must be 0 or more, not {number}"))
+    return errs
 
 
 @dataclass(slots=True)
@@ -257,17 +318,11 @@ class CronParams(Params):
     environment: dict[str, str] = attr(MAP, {})
 
     def check(self) -> list[tuple[str, str]]:
-        errs = []
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
-            errs.append(
-                (
-                    "name",
-                    f"cron title '{self.name}' must be a valid /etc/cron.d file name (letters, digits, - and _)",
-                )
-            )
-        if self.ensure == "present" and not self.command:
-            errs.append(("command", "cron needs a command"))
-        return errs
+        # The rules live with the type (pure functions); imported here, not at the top, since
+        # the type module imports this one.
+        from gitpuppet.resources.cron import job_problems
+
+        return job_problems(self)
 
 
 @dataclass(slots=True)

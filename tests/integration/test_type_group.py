@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gitpuppet.apply.engine import apply_catalog
-from gitpuppet.errors import ApplyError
+from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Resource, Status
 from gitpuppet.resources import get_type
 from gitpuppet.resources.accounts import CACHE_KEY, read_accounts
@@ -266,8 +266,12 @@ def test_removing_the_primary_group_of_a_user_names_the_user(made: Made, ctx: Ap
 
 def test_a_name_the_tools_would_misread_fails_before_anything_runs(ctx: ApplyContext) -> None:
     for bad in ("-rf", "a:b", "a b", "x" * 40):
+        with pytest.raises(SourceError, match="is not a valid group name"):
+            make("group", bad)  # at compile time
+        res = make("group", "gptok")
+        res.params.name = bad  # built some other way: the type still refuses it
         with pytest.raises(ApplyError, match="is not a valid group name"):
-            changes_of(make("group", bad), ctx)
+            changes_of(res, ctx)
     with pytest.raises(ApplyError, match="is not a valid user name"):
         changes_of(make("group", "gptok", members=["--help"]), ctx)
 
@@ -279,8 +283,8 @@ def test_the_tools_failure_is_attached(made: Made, ctx: ApplyContext) -> None:
         converge(make("group", name, gid=2**32 + 5), ctx)
     assert f"creating group {name} failed (groupadd exited" in err.value.message
     assert err.value.output and "groupadd" in err.value.output
-    with pytest.raises(ApplyError, match="negative"):
-        converge(make("group", name, gid=-5), ctx)
+    with pytest.raises(SourceError, match="gid must be 0 or more"):
+        make("group", name, gid=-5)
 
 
 # -- through the applier: noop, verify, the cache --------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gitpuppet.apply.engine import apply_catalog
-from gitpuppet.errors import ApplyError
+from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Edge, EdgeKind, Status
 from gitpuppet.resources.base import ApplyContext
 from tests.integration import test_type_group as accounts
@@ -379,25 +379,45 @@ def test_a_missing_supplementary_group_is_named(made: Made, ctx: ApplyContext) -
 
 def test_a_plain_text_password_is_refused_without_showing_it(made: Made, ctx: ApplyContext) -> None:
     name = made.name()
+    with pytest.raises(SourceError) as compile_err:  # at compile time, with file:line
+        make("user", name, password="correct horse battery")
+    assert "not a crypt(3) hash" in str(compile_err.value)
+    assert "horse" not in str(compile_err.value)
+    # The type refuses it too, whatever built the resource.
+    res = make("user", name)
+    res.params.password = "correct horse battery"
     with pytest.raises(ApplyError) as err:
-        converge(make("user", name, password="correct horse battery"), ctx)
+        converge(res, ctx)
     assert "not a crypt(3) hash" in str(err.value) and "horse" not in str(err.value)
     assert passwd(name) is None
 
 
 def test_bad_names_and_values_fail_before_anything_runs(ctx: ApplyContext) -> None:
-    cases = [
+    at_compile = [
         ({"title": "-o"}, "is not a valid user name"),
-        ({"title": "gptok", "groups": ["a,b"]}, "is not a valid group name"),
-        ({"title": "gptok", "gid": "--help"}, "is not a valid group name"),
-        ({"title": "gptok", "uid": -3}, "negative"),
-        ({"title": "gptok", "home": "relative/home"}, "not an absolute path"),
-        ({"title": "gptok", "authorized_keys": ["a\nb"]}, "spans several lines"),
+        ({"title": "gptok", "uid": -3}, "uid must be 0 or more"),
+        ({"title": "gptok", "home": "relative/home"}, "is not absolute"),
+        ({"title": "gptok", "authorized_keys": ["a\nb"]}, "must be one line"),
     ]
-    for attrs, message in cases:
+    for attrs, message in at_compile:
         title = attrs.pop("title")
+        with pytest.raises(SourceError, match=message):
+            make("user", title, **attrs)
+    # What the schema lets through (names in lists, or resources built some other way) the
+    # type still refuses before any tool runs.
+    at_apply = [
+        ({"groups": ["a,b"]}, "is not a valid group name"),
+        ({"gid": "--help"}, "is not a valid group name"),
+        ({"uid": -3}, "negative"),
+        ({"home": "relative/home"}, "not an absolute path"),
+        ({"authorized_keys": ["a\nb"]}, "spans several lines"),
+    ]
+    for attrs, message in at_apply:
+        res = make("user", "gptok")
+        for key, value in attrs.items():
+            setattr(res.params, key, value)
         with pytest.raises(ApplyError, match=message):
-            changes_of(make("user", title, **attrs), ctx)
+            changes_of(res, ctx)
 
 
 def test_a_tools_refusal_comes_with_its_output(made: Made, ctx: ApplyContext) -> None:
