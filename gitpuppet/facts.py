@@ -8,17 +8,13 @@ Gathering takes a few milliseconds: no external tools, no DNS. Extra facts come 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from gitpuppet import __version__
 from gitpuppet.errors import GitpuppetError
-
-log = logging.getLogger(__name__)
 
 EXTERNAL_TIMEOUT = 10.0
 # os-release ID -> os.name, as Puppet users know them; others use NAME's first word.
@@ -158,6 +154,7 @@ def _interfaces() -> dict[str, dict[str, Any]]:
             out[name]["ip6"] = addr
     try:
         import fcntl
+        import socket
         import struct
 
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -176,6 +173,8 @@ def _interfaces() -> dict[str, dict[str, Any]]:
 
 def _inet6_by_preference(text: str) -> list[tuple[str, str]]:
     """(interface, address) from /proc/net/if_inet6: global addresses before link-local ones."""
+    import socket  # here, not at the top: a run given --facts never needs it
+
     found: list[tuple[int, str, str]] = []
     for line in text.splitlines():
         fields = line.split()
@@ -249,8 +248,8 @@ def builtin_facts() -> dict[str, Any]:
     """The facts gitpuppet gathers itself."""
     uname = os.uname()
     # The kernel's hostname (what /etc/hostname was set to at boot) costs no DNS query.
-    hostname = socket.gethostname().split(".")[0].lower()
-    fqdn = fqdn_from_hosts(socket.gethostname(), _read("/etc/hosts"))
+    hostname = uname.nodename.split(".")[0].lower()
+    fqdn = fqdn_from_hosts(uname.nodename, _read("/etc/hosts"))
     interfaces = _interfaces()
     return {
         "hostname": hostname,
@@ -369,8 +368,10 @@ def gather_facts(
         if warnings is not None:
             warnings.extend(problems)
         else:
+            import logging
+
             for problem in problems:
-                log.warning("%s", problem)
+                logging.getLogger(__name__).warning("%s", problem)
     return facts
 
 

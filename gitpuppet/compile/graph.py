@@ -36,7 +36,10 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
                     # A declared file, and not this one (its parent path is shorter).
                     edges.append(Edge(Ref("file", parent), res.ref, EdgeKind.AUTO))
                     break
-                parent = dirname(parent)
+                shorter = dirname(parent)
+                if shorter == parent:  # "//" is its own dirname
+                    break
+                parent = shorter
             else:
                 if parent == "/" and "/" in files and title != "/":
                     add(Ref("file", "/"), res)
@@ -55,13 +58,23 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
         elif res.type == "line":
             add(Ref("file", p.path), res)
         elif res.type == "user":
-            if isinstance(p.gid, str):
-                add(Ref("group", p.gid), res)
-            for g in p.groups or ():
-                add(Ref("group", g), res)
+            groups = [p.gid] if isinstance(p.gid, str) else []
+            groups.extend(p.groups or ())
+            for g in groups:
+                if p.ensure == "absent":
+                    # A user goes before its groups do: a group cannot be removed while it is
+                    # some user's primary group.
+                    if ("group", g) in declared:
+                        edges.append(Edge(res.ref, Ref("group", g), EdgeKind.AUTO))
+                else:
+                    add(Ref("group", g), res)
         elif res.type == "git":
             parent = posixpath.dirname(p.path.rstrip("/"))
             add(Ref("file", parent), res)
+            if isinstance(p.owner, str):
+                add(Ref("user", p.owner), res)
+            if isinstance(p.group, str):
+                add(Ref("group", p.group), res)
     return edges
 
 
