@@ -24,6 +24,7 @@ from gitpuppet.cli.app import App, common_options
 @click.option("--interval", default="30m", show_default=True)
 @click.option("--splay", default=None, help="Default: a tenth of the interval.")
 @click.option("--state-dir", default=None, help="Default /var/lib/gitpuppet.")
+@click.option("--run-dir", default=None, help="Where the run lock lives. Default /run/gitpuppet.")
 @common_options
 def command(
     app: App,
@@ -37,6 +38,7 @@ def command(
     interval: str,
     splay: str | None,
     state_dir: str | None,
+    run_dir: str | None,
 ) -> None:
     """Exit code is that of the first run (SPEC §4.1)."""
     from pathlib import Path
@@ -54,6 +56,7 @@ def command(
         ("known_hosts", known_hosts and str(Path(known_hosts).absolute())),
         ("ca_file", ca_file and str(Path(ca_file).absolute())),
         ("state_dir", state_dir and str(Path(state_dir).absolute())),
+        ("run_dir", run_dir and str(Path(run_dir).absolute())),
     ):
         if value:
             settings[key] = value

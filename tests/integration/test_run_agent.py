@@ -246,6 +246,8 @@ def test_bootstrap_writes_config_clones_and_runs(setup: Setup) -> None:
             "0s",
             "--state-dir",
             str(setup.state),
+            "--run-dir",  # its own lock, not the machine's: other tests run at the same time
+            str(setup.tmp / "run"),
             "--config",
             str(cfg),
         ],
@@ -256,6 +258,8 @@ def test_bootstrap_writes_config_clones_and_runs(setup: Setup) -> None:
     )
     assert r.returncode == 2, r.stderr
     assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    assert f"run_dir: {setup.tmp / 'run'}" in cfg.read_text()
+    assert (setup.tmp / "run" / "run.lock").exists()  # the lock it took is its own
     assert setup.motd() == "one\n"
     assert (setup.state / "repo.git" / "HEAD").exists()
 

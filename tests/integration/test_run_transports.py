@@ -116,7 +116,8 @@ def test_bootstrap_over_https_with_ca_file(setup: Setup) -> None:
             [sys.executable, "-m", "gitpuppet.cli", "bootstrap"]
             + [f"https://127.0.0.1:{server.port}/control.git", "--ca-file", str(server.tls.ca)]
             + ["--node-name", "t.example.com", "--no-schedule", "--splay", "0s"]
-            + ["--state-dir", str(setup.state), "--config", str(cfg)],
+            + ["--state-dir", str(setup.state), "--run-dir", str(setup.tmp / "run")]
+            + ["--config", str(cfg)],
             capture_output=True,
             text=True,
             timeout=60,
