@@ -1,4 +1,4 @@
-"""A throwaway, really booted systemd for the system tier (see /work/shared/notes/systemd-in-tests.md).
+"""A throwaway, really booted systemd for the system tier (see the project notes on systemd in tests).
 
 A Debian bookworm minbase image is built once with debootstrap and cached under
 /var/cache/gitpuppet-tests/ (rebuilt when missing or incomplete); each test module boots a fresh
