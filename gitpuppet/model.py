@@ -97,6 +97,10 @@ class Status(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+# What a sensitive value is replaced with wherever it would be shown (output, reports, diffs).
+REDACTED = "<redacted>"
+
+
 @dataclass(slots=True)
 class Change:
     """One attribute that differs: `diff` is a unified diff for content, when there is one."""

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from gitpuppet.apply.engine import ApplyOutcome
-from gitpuppet.model import Change, Result
+from gitpuppet.model import REDACTED, Change, Result
 from gitpuppet.state import write_json_atomic
 
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
-REDACTED = "<redacted>"
 
 
 def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:

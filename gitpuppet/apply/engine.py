@@ -152,11 +152,15 @@ def apply_catalog(
         by_type.setdefault(r.type, []).append(r)
     results: list[Result] = []
     emitted = 0
+
+    def settle(r: Resource, result: Result) -> None:
+        _settle(run, r, result, refresh_out)
+
     try:
         for index, res in enumerate(chosen, 1):
             deps = incoming.get(res.ref, ())
             if run.parked and must_commit_before(run, res, deps):
-                commit_batch(run, lambda r, result: _settle(run, r, result, refresh_out))
+                commit_batch(run, settle)
             if on_begin is not None and not run.quiet_hooks:
                 run.call_hook(on_begin, index, len(chosen), res)
             if res.ref in run.early:
@@ -168,11 +172,11 @@ def apply_catalog(
             results.append(result)
             if res.ref in run.parked:
                 continue  # settled when the batch is committed
-            _settle(run, res, result, refresh_out)
+            settle(res, result)
             if not run.parked:
                 emitted = _emit(run, results, emitted, on_result)
         if run.parked:
-            commit_batch(run, lambda r, result: _settle(run, r, result, refresh_out))
+            commit_batch(run, settle)
         _emit(run, results, emitted, on_result)
     finally:
         run.batch.abort()  # only when interrupted: a committed batch is empty

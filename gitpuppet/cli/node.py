@@ -9,7 +9,7 @@ import click
 
 from gitpuppet.cli.app import App, common_options
 from gitpuppet.cli.common import load_facts, node_name, open_tree
-from gitpuppet.model import Catalog, Resource
+from gitpuppet.model import REDACTED, Catalog, Resource
 
 _SKIP = {"data", "tree"}
 
@@ -34,7 +34,7 @@ def resource_attrs(res: Resource) -> dict[str, Any]:
     data = getattr(params, "data", None)
     if data is not None:
         if res.sensitive:
-            out["content"] = "<redacted>"
+            out["content"] = REDACTED
         else:
             try:
                 out["content"] = data.decode("utf-8")
@@ -46,7 +46,7 @@ def resource_attrs(res: Resource) -> dict[str, Any]:
     if res.sensitive:
         for key in ("content", "password"):
             if key in out:
-                out[key] = "<redacted>"
+                out[key] = REDACTED
     return out
 
 

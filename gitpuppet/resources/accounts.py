@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from gitpuppet.command import CommandResult, run_command
 from gitpuppet.errors import ApplyError
-from gitpuppet.model import Change
+from gitpuppet.model import REDACTED, Change
 from gitpuppet.resources.base import ApplyContext
 from gitpuppet.resources.fsutil import (
     commit_temp,
@@ -35,7 +35,6 @@ CACHE_KEY = "accounts"
 # Generous: usermod --move-home and userdel --remove copy or delete a whole home, and killing
 # them halfway would leave it split in two.
 TOOL_TIMEOUT = 900
-REDACTED = "<redacted>"
 
 
 @dataclass(frozen=True, slots=True)

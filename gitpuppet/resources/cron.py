@@ -25,7 +25,7 @@ from gitpuppet.backup import BackupStore
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Resource
 from gitpuppet.resources.base import ApplyContext, ResourceType
-from gitpuppet.resources.filetree import REDACTED, short_digest
+from gitpuppet.resources.filetree import REDACTED, kind_of, short_digest
 from gitpuppet.resources.fsutil import (
     finish_write,
     fsync_dir,
@@ -194,16 +194,6 @@ def _path(p: CronParams) -> str:
     return os.path.join(CRON_DIR, p.name)
 
 
-def _kind(st: os.stat_result) -> str:
-    if stat.S_ISREG(st.st_mode):
-        return "file"
-    if stat.S_ISDIR(st.st_mode):
-        return "directory"
-    if stat.S_ISLNK(st.st_mode):
-        return "link"
-    return "other"
-
-
 def _check(p: CronParams) -> None:
     errs = job_problems(p)
     if errs:
@@ -224,7 +214,9 @@ class CronType(ResourceType):
             st = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             return CronState(path, None)
-        state = CronState(path, _kind(st), None, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st)
+        state = CronState(
+            path, kind_of(st), None, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st
+        )
         if state.kind == "file":
             with open(path, "rb") as fh:
                 state.data = fh.read()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gitpuppet.backup import BackupStore
 from gitpuppet.errors import ApplyError
-from gitpuppet.model import Change
+from gitpuppet.model import REDACTED, Change
 from gitpuppet.resources.fsutil import (
     WriteBatch,
     finish_write,
@@ -20,8 +20,6 @@ from gitpuppet.resources.fsutil import (
     write_temp,
 )
 from gitpuppet.resources.schema import FileParams
-
-REDACTED = "<redacted>"
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import glob
 import grp
 import os
@@ -264,23 +265,25 @@ def _sync_temps(staged: list[_Staged]) -> dict[object, str]:
 
 def _syncfs(directory: str) -> str | None:
     """syncfs(2) on the filesystem holding `directory`; an error text, or None."""
-    global _libc
-    if _libc is None:
-        import ctypes
+    import ctypes  # here: only a run that batches many writes needs it
 
-        _libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if _libc.syncfs(fd) != 0:
-            import ctypes
-
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        return exc.strerror
+    try:
+        if _libc().syncfs(fd) != 0:
             return os.strerror(ctypes.get_errno())
     finally:
         os.close(fd)
     return None
 
 
-_libc: Any = None
+@functools.cache
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _remove(path: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from gitpuppet.backup import BackupStore
 from gitpuppet.errors import ApplyError
-from gitpuppet.model import Change, Resource
+from gitpuppet.model import REDACTED, Change, Resource
 from gitpuppet.resources.base import ApplyContext, ResourceType
 from gitpuppet.resources.fsutil import atomic_write, unified_diff
 
@@ -42,7 +42,7 @@ class TextEditType(ResourceType):
             return []
         path = self.path(res)
         if res.sensitive:
-            return [Change("content", "<redacted>", "<redacted>", redacted=True)]
+            return [Change("content", REDACTED, REDACTED, redacted=True)]
         text = unified_diff(cur.encode(), new.encode(), path) if ctx.want_diff else None
         return [
             Change(

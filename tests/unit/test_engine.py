@@ -76,19 +76,26 @@ def mem() -> MemType:
     return MemType()
 
 
-@pytest.fixture
-def run(mem: MemType, tmp_path: Any):  # type: ignore[no-untyped-def]
-    """apply_catalog with the test types; `run(resources, edges, **kw)`."""
-    plain = PlainType()
-    plain.store = mem.store
-    plain.events = mem.events
-    types = {"mem": mem, "plain": plain}
+def runner(first: MemType, *others: MemType, tmp_path: Any):  # type: ignore[no-untyped-def]
+    """apply_catalog with these test types, all sharing `first`'s store and event log;
+    `go(resources, edges, **kw)`."""
+    types = {first.name: first}
+    for other in others:
+        other.store = first.store
+        other.events = first.events
+        types[other.name] = other
 
     def go(resources: list[Resource], edges: list[Edge] = (), **kw: Any) -> ApplyOutcome:  # type: ignore[assignment]
         catalog = Catalog("n1", None, resources, list(edges), ["main"])
         return apply_catalog(catalog, ApplyContext(tmp_path), types=types.get, **kw)
 
     return go
+
+
+@pytest.fixture
+def run(mem: MemType, tmp_path: Any):  # type: ignore[no-untyped-def]
+    """apply_catalog with the mem and plain types."""
+    return runner(mem, PlainType(), tmp_path=tmp_path)
 
 
 def r(title: str, kind: str = "mem", **kw: Any) -> Resource:
@@ -406,16 +413,7 @@ class PickyType(MemType):
 
 @pytest.fixture
 def picky_run(mem: MemType, tmp_path: Any):  # type: ignore[no-untyped-def]
-    picky = PickyType()
-    picky.store = mem.store
-    picky.events = mem.events
-    types = {"mem": mem, "picky": picky}
-
-    def go(resources: list[Resource], edges: list[Edge] = (), **kw: Any) -> ApplyOutcome:  # type: ignore[assignment]
-        catalog = Catalog("n1", None, resources, list(edges), ["main"])
-        return apply_catalog(catalog, ApplyContext(tmp_path), types=types.get, **kw)
-
-    return go
+    return runner(mem, PickyType(), tmp_path=tmp_path)
 
 
 def test_a_change_that_does_not_absorb_the_refresh_is_followed_by_it(picky_run, mem) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from gitpuppet.apply.engine import ApplyOutcome, apply_catalog
 from gitpuppet.errors import ApplyError
-from gitpuppet.model import Catalog, Change, Edge, Ref, Resource, Status
+from gitpuppet.model import Change, Ref, Resource, Status
 from gitpuppet.resources.base import ApplyContext
-from tests.unit.test_engine import MemType, order, r, statuses
+from tests.unit.test_engine import MemType, order, r, runner, statuses
 
 
 class BulkType(MemType):
@@ -48,16 +47,7 @@ def bulk() -> BulkType:
 
 @pytest.fixture
 def go(bulk: BulkType, tmp_path: Any):  # type: ignore[no-untyped-def]
-    mem = MemType()
-    mem.store = bulk.store
-    mem.events = bulk.events
-    types = {"mem": mem, "bulk": bulk}
-
-    def run(resources: list[Resource], edges: list[Edge] = (), **kw: Any) -> ApplyOutcome:  # type: ignore[assignment]
-        catalog = Catalog("n1", None, resources, list(edges), ["main"])
-        return apply_catalog(catalog, ApplyContext(tmp_path), types=types.get, **kw)
-
-    return run
+    return runner(bulk, MemType(), tmp_path=tmp_path)
 
 
 def b(title: str, **kw: Any) -> Resource:
