@@ -85,3 +85,11 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
 def other_signing_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
     """A second ssh key, not trusted by the allowed_signers the tests write."""
     return make_key(tmp_path_factory.mktemp("signing-other"), "mallory", "mallory@example.com")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(root for managed files, repo dir, state dir) of the apply tests."""
+    root = tmp_path / "root"
+    root.mkdir()
+    return root, tmp_path / "repo", tmp_path / "state"

@@ -27,23 +27,25 @@ def make_repo(root: Path, resources: str, extra: dict[str, str] | None = None) -
     return root
 
 
+def apply_args(repo: Path, state: Path, *args: str) -> list[str]:
+    """`apply` of the test node with the facts make_repo wrote, as CLI arguments."""
+    return [
+        "apply",
+        str(repo),
+        "--node",
+        "t.example.com",
+        "--facts",
+        str(repo.parent / "facts.json"),
+        "--state-dir",
+        str(state),
+        *args,
+    ]
+
+
 def apply(repo: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`gitpuppet apply` as a separate process."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gitpuppet.cli",
-            "apply",
-            str(repo),
-            "--node",
-            "t.example.com",
-            "--facts",
-            str(repo.parent / "facts.json"),
-            "--state-dir",
-            str(state),
-            *args,
-        ],
+        [sys.executable, "-m", "gitpuppet.cli", *apply_args(repo, state, *args)],
         capture_output=True,
         text=True,
         timeout=120,

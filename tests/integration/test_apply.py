@@ -15,14 +15,6 @@ import pytest
 from tests.integration.helpers import apply, make_repo, snapshot
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """(root for managed files, repo dir, state dir)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    return root, tmp_path / "repo", tmp_path / "state"
-
-
 def test_converge_then_rerun_is_clean(env: tuple[Path, Path, Path]) -> None:
     root, repo, state = env
     make_repo(

@@ -13,39 +13,19 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from gitpuppet.cli import cli
-from tests.integration.helpers import make_repo, snapshot
+from tests.integration.helpers import apply_args, make_repo, snapshot
 
 NOBODY = 65534
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """(root for managed files, repo dir, state dir)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    return root, tmp_path / "repo", tmp_path / "state"
-
-
 def gp(repo: Path, state: Path, *args: str) -> Result:
     """`gitpuppet apply REPO` in this process, with the test facts and state dir."""
-    runner = CliRunner()
-    return runner.invoke(
+    return CliRunner().invoke(
         cli,
-        [
-            "apply",
-            str(repo),
-            "--node",
-            "t.example.com",
-            "--facts",
-            str(repo.parent / "facts.json"),
-            "--state-dir",
-            str(state),
-            *args,
-        ],
+        apply_args(repo, state, *args),
         env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml", "NO_COLOR": None},
     )
 

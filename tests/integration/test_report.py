@@ -24,14 +24,6 @@ from tests.integration.helpers import FACTS, make_repo
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """(root for managed files, repo dir, state dir)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    return root, tmp_path / "repo", tmp_path / "state"
-
-
 def run(repo: Path, state: Path, **kw: Any) -> RunOutcome:
     return apply_tree(DirTree(repo), node="t.example.com", facts=FACTS, state_dir=state, **kw)
 
