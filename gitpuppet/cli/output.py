@@ -106,7 +106,7 @@ class RunPrinter:
         if r.status == Status.FAILED and r.output and not sensitive:
             lines = r.output.strip().splitlines()
             for text in lines[:OUTPUT_LINES]:
-                click.echo(f"    | {text}")
+                click.echo(f"    | {redact_url(text)}")
             if len(lines) > OUTPUT_LINES:
                 click.echo(f"    | … {len(lines) - OUTPUT_LINES} more lines in the report")
         if self.show_diff and not sensitive:
