@@ -129,7 +129,9 @@ class Redactor:
     def __init__(self, resources: Iterable[Resource]) -> None:
         self.labels = {str(r.ref): sensitive_label(r.ref) for r in resources if r.sensitive}
         keys = sorted(self.labels, key=len, reverse=True)
-        self._refs = re.compile("|".join(map(re.escape, keys))) if keys else None
+        # A reference ends a word: `exec:echo 1` must not match inside `exec:echo 10`.
+        alternatives = "|".join(map(re.escape, keys))
+        self._refs = re.compile(f"(?:{alternatives})(?=$|[\\s,;)])") if keys else None
 
     def text(self, text: str) -> str:
         """`text` with sensitive references replaced by their labels and URL credentials blanked."""

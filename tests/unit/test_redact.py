@@ -90,6 +90,11 @@ def test_redactor_names_sensitive_refs_by_label_and_scrubs_own_values() -> None:
     own = r.message(secret, "cannot run curl -u admin:hunter2 https://h/x: not found")
     assert "hunter2" not in own and own.startswith("cannot run <redacted>")
     assert r.message(plain, "cannot run /bin/true") == "cannot run /bin/true"
+    # A longer title that only starts like a sensitive one is left alone.
+    one, ten = _exec("/bin/echo 1"), _exec("/bin/echo 10", sensitive=False)
+    assert Redactor([one, ten]).text(f"after {ten.ref}, {one.ref}") == (
+        f"after exec:/bin/echo 10, {one.label}"
+    )
 
 
 def test_line_for_a_sensitive_result_shows_the_label_and_no_values() -> None:
