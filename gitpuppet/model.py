@@ -7,6 +7,7 @@ made of those. Nothing here touches the machine.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,21 @@ class Resource:
 
     def __post_init__(self) -> None:
         self.ref = Ref(self.type, self.title)
+
+    @property
+    def label(self) -> str:
+        """How output names this resource: its reference, or for a sensitive one its label."""
+        return sensitive_label(self.ref) if self.sensitive else str(self.ref)
+
+
+def sensitive_label(ref: Ref) -> str:
+    """`exec:[sensitive 3f2a1c]`: a sensitive resource's name in output, never its title.
+
+    The six hex digits are the start of sha256(`type:title`): stable between runs and nodes, so
+    an operator can match a line to the resource (`gitpuppet node` prints the same label).
+    """
+    digest = hashlib.sha256(str(ref).encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{ref.type}:[sensitive {digest}]"
 
 
 class EdgeKind(enum.StrEnum):

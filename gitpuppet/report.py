@@ -11,6 +11,7 @@ from typing import Any
 
 from gitpuppet.apply.engine import ApplyOutcome
 from gitpuppet.model import REDACTED, Change, Result
+from gitpuppet.redact import redact_url, redact_value, shown_define
 from gitpuppet.state import write_json_atomic
 
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
@@ -21,9 +22,10 @@ def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:
     # place a secret could leak from.
     if c.redacted or sensitive:
         return {"attribute": c.attr, "old": REDACTED, "new": REDACTED, "redacted": True}
-    out: dict[str, Any] = {"attribute": c.attr, "old": c.old, "new": c.new, "redacted": False}
+    old, new = redact_value(c.old), redact_value(c.new)
+    out: dict[str, Any] = {"attribute": c.attr, "old": old, "new": new, "redacted": False}
     if c.diff:
-        out["diff"] = c.diff
+        out["diff"] = redact_url(c.diff)
     return out
 
 
@@ -32,21 +34,21 @@ def _result_json(r: Result) -> dict[str, Any]:
     res = r.resource
     sensitive = bool(res and res.sensitive)
     out: dict[str, Any] = {
-        "ref": str(r.ref),
+        "ref": res.label if res else str(r.ref),
         "class": res.klass if res else None,
-        "define": res.define if res else None,
+        "define": shown_define(res) if res else None,
         "source": str(res.pos) if res else None,
         "file": res.pos.file if res else None,
         "line": res.pos.line if res else None,
         "status": r.status.value,
         "changes": [_change_json(c, sensitive) for c in r.changes],
-        "message": r.message,
+        "message": redact_url(r.message),
         "seconds": round(r.seconds, 6),
     }
     if r.refreshed:
         out["refreshed"] = True
     if r.output and not sensitive:
-        out["output"] = r.output
+        out["output"] = redact_url(r.output)
     return out
 
 
@@ -72,7 +74,7 @@ def build_report(
         "exit_code": exit_code,
         "result": RESULT_NAMES.get(exit_code, "failed"),
         "noop": noop,
-        "messages": messages or [],
+        "messages": [redact_url(m) for m in messages or []],
         "counts": outcome.counts if outcome else {},
         "resources": [_result_json(r) for r in outcome.results] if outcome else [],
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from gitpuppet.apply.groups import apply_group, commit_batch, must_commit_before, verify
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
+from gitpuppet.redact import Redactor
 from gitpuppet.resources import get_type
 from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.resources.fsutil import WriteBatch
@@ -92,6 +93,8 @@ class _Run:
     parked: dict[Ref, tuple[Resource, ResourceType, Result]] = field(default_factory=dict)
     # Results of resources applied ahead of their turn with others of their type.
     early: dict[Ref, Result] = field(default_factory=dict)
+    # Messages name other resources ("dependency X failed"): sensitive ones by their label.
+    redactor: Redactor = field(default_factory=lambda: Redactor(()))
 
     def call_hook(self, hook: Callable[..., None], *args: object) -> None:
         # Output going away (`| head`, a closed terminal) must not leave a machine half
@@ -131,7 +134,7 @@ def apply_catalog(
     `types` finds a type's implementation (tests pass their own).
     """
     start = time.monotonic()
-    run = _Run(ctx, noop, types, persist_pending)
+    run = _Run(ctx, noop, types, persist_pending, redactor=Redactor(catalog.resources))
     in_catalog = {str(r.ref): r.ref for r in catalog.resources}
     for ref_text in pending_refreshes:
         # A refresh for a resource that left the catalog can never happen: forget it.
@@ -211,6 +214,7 @@ def _settle(run: _Run, res: Resource, result: Result, refresh_out: dict[Ref, lis
         # A simulated change triggers no refresh; say which ones a real run would do.
         targets = ", ".join(map(str, refresh_out[res.ref]))
         result.message = _join(result.message, f"would refresh {targets}")
+    result.message = run.redactor.message(res, result.message)
 
 
 def _notify(run: _Run, source: Resource, targets: Iterable[Ref]) -> None:

@@ -16,6 +16,7 @@ def command(app: App, noop: bool) -> None:
     from gitpuppet.agent.run import run_once
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.config import load_config
+    from gitpuppet.redact import redact_url
 
     config = load_config(app.config_path)
 
@@ -24,10 +25,10 @@ def command(app: App, noop: bool) -> None:
         # The first run after start skips the splay: the service was just started on purpose.
         result = run_once(config, noop=noop, now=first, on_result=printer.on_result)
         for message in result.messages:
-            app.out(f"warning: {message}", err=True)
+            app.out(f"warning: {redact_url(message)}", err=True)
         return result.exit_code
 
     def say(text: str) -> None:
-        app.out(text, err=True)
+        app.out(redact_url(text), err=True)
 
     raise SystemExit(agent_loop(config, run, on_message=say))

@@ -47,8 +47,10 @@ class App:
         click.echo(json.dumps(data, indent=indent, default=str))
 
     def abort(self, message: str, code: int = 1) -> NoReturn:
-        """The single exit for user errors."""
-        text = f"error: {message}"
+        """The single exit for user errors (credentials in URLs blanked)."""
+        from gitpuppet.redact import redact_url
+
+        text = f"error: {redact_url(message)}"
         click.echo(click.style(text, fg="red") if sys.stderr.isatty() else text, err=True)
         sys.exit(code)
 

@@ -9,13 +9,26 @@ import click
 
 from gitpuppet.cli.app import App, common_options
 from gitpuppet.cli.common import load_facts, node_name, open_tree
-from gitpuppet.model import REDACTED, Catalog, Resource
+from gitpuppet.model import REDACTED, Catalog, Ref, Resource
+from gitpuppet.redact import ALWAYS_SECRET, redact_value, shown_define
 
 _SKIP = {"data", "tree"}
 
 
 def resource_attrs(res: Resource) -> dict[str, Any]:
-    """The attributes that differ from the type's defaults, content shown as text or size."""
+    """The attributes that differ from the type's defaults, content shown as text or size.
+
+    Every value of a sensitive resource, a user's password hash and URL credentials are
+    redacted."""
+    out = _plain_attrs(res)
+    secret = ALWAYS_SECRET.get(res.type, frozenset())
+    for key, value in out.items():
+        hidden = res.sensitive or key in secret
+        out[key] = REDACTED if hidden else redact_value(value)
+    return out
+
+
+def _plain_attrs(res: Resource) -> dict[str, Any]:
     params = res.params
     out: dict[str, Any] = {}
     for f in dataclasses.fields(params):
@@ -43,15 +56,17 @@ def resource_attrs(res: Resource) -> dict[str, Any]:
     tree = getattr(params, "tree", None)
     if tree is not None:
         out["files"] = sorted(tree)
-    if res.sensitive:
-        for key in ("content", "password"):
-            if key in out:
-                out[key] = REDACTED
     return out
+
+
+def _labels(cat: Catalog) -> dict[Ref, str]:
+    """How each sensitive resource of the catalog is named in output."""
+    return {r.ref: r.label for r in cat.resources if r.sensitive}
 
 
 def catalog_json(cat: Catalog) -> dict[str, Any]:
     """The catalog as plain data (the shape of `gitpuppet node --json`)."""
+    labels = _labels(cat)
     return {
         "node": cat.node,
         "environment": cat.environment,
@@ -63,11 +78,11 @@ def catalog_json(cat: Catalog) -> dict[str, Any]:
         "classes": cat.classes,
         "resources": [
             {
-                "ref": str(r.ref),
+                "ref": r.label,
                 "type": r.type,
-                "title": r.title,
+                "title": r.label.partition(":")[2] if r.sensitive else r.title,
                 "class": r.klass,
-                "define": r.define,
+                "define": shown_define(r),
                 "source": str(r.pos),
                 "tags": sorted(r.tags),
                 "noop": r.noop,
@@ -78,8 +93,8 @@ def catalog_json(cat: Catalog) -> dict[str, Any]:
         ],
         "edges": [
             {
-                "first": str(e.first),
-                "then": str(e.then),
+                "first": labels.get(e.first, str(e.first)),
+                "then": labels.get(e.then, str(e.then)),
                 "kind": e.kind.value,
                 "source": str(e.pos or ""),
             }
@@ -96,16 +111,17 @@ def print_catalog(app: App, cat: Catalog) -> None:
     app.out(f"  classes   {', '.join(cat.classes) or '(none)'}")
     if cat.environment:
         app.out(f"  environment {cat.environment}")
-    incoming: dict[str, list[str]] = {}
+    labels = _labels(cat)
+    incoming: dict[Ref, list[str]] = {}
     for e in cat.edges:
         label = {"refresh": "notified by", "order": "after", "auto": "after (auto)"}[e.kind.value]
-        incoming.setdefault(str(e.then), []).append(f"{label} {e.first}")
+        incoming.setdefault(e.then, []).append(f"{label} {labels.get(e.first, str(e.first))}")
     app.out("")
     app.out(bold(f"resources ({len(cat.resources)}, in apply order)"))
     width = len(str(len(cat.resources)))
     for i, r in enumerate(cat.resources, 1):
         flags = "".join(f" [{f}]" for f, on in (("noop", r.noop), ("sensitive", r.sensitive)) if on)
-        app.out(f"{i:>{width}}. {r.ref}{flags}   ({r.pos}, class {r.klass or '-'})")
+        app.out(f"{i:>{width}}. {r.label}{flags}   ({r.pos}, class {r.klass or '-'})")
         for key, value in resource_attrs(r).items():
             text = value if isinstance(value, str) else repr(value)
             if (
@@ -115,7 +131,7 @@ def print_catalog(app: App, cat: Catalog) -> None:
             ):
                 text = f"{len(value.encode())} bytes, first line: {value.splitlines()[0][:60] if value else ''!r}"
             app.out(f"{'':>{width}}     {key}: {text}")
-        for dep in incoming.get(str(r.ref), []):
+        for dep in incoming.get(r.ref, []):
             app.out(f"{'':>{width}}     {dep}")
 
 

@@ -12,6 +12,7 @@ from typing import TextIO
 import click
 
 from gitpuppet.model import Change, Resource, Result, Status
+from gitpuppet.redact import redact_url
 
 PROGRESS_AFTER = 2.0  # seconds: shorter runs finish before a progress line would help
 OUTPUT_LINES = 10  # lines of a failed command's output shown; the report keeps all of it
@@ -63,7 +64,7 @@ class RunPrinter:
         if not self.progress:
             return
         with self._lock:
-            self._current = (index, total, str(res.ref), time.monotonic())
+            self._current = (index, total, res.label, time.monotonic())
             self._draw()
         if self._ticker is None:
             # A single slow resource (an exec running for a minute) still shows it is alive.
@@ -105,13 +106,13 @@ class RunPrinter:
         if r.status == Status.FAILED and r.output and not sensitive:
             lines = r.output.strip().splitlines()
             for text in lines[:OUTPUT_LINES]:
-                click.echo(f"    | {text}")
+                click.echo(f"    | {redact_url(text)}")
             if len(lines) > OUTPUT_LINES:
                 click.echo(f"    | … {len(lines) - OUTPUT_LINES} more lines in the report")
         if self.show_diff and not sensitive:
             for c in r.changes:
                 if c.diff and not c.redacted:
-                    click.echo(c.diff.rstrip("\n"))
+                    click.echo(redact_url(c.diff.rstrip("\n")))
 
     def stop_progress(self) -> None:
         """End the progress line (before the summary, or when the run ends early)."""
@@ -155,24 +156,32 @@ def summary_line(node: str, counts: dict[str, int], seconds: float, noop: bool) 
     return f"{node}: {', '.join(parts)} in {seconds:.2f} s{' (noop)' if noop else ''}"
 
 
+def shown_ref(r: Result) -> str:
+    """The result's reference as output names it (a sensitive resource by its label)."""
+    return r.resource.label if r.resource is not None else str(r.ref)
+
+
 def line_for(r: Result) -> str:
     """`file:/etc/motd: content changed`, `package:curl: would change ensure (absent -> 7.88)`,
-    `…: failed: why`."""
+    `…: failed: why`. A sensitive resource shows its label and no values."""
+    ref = shown_ref(r)
+    sensitive = r.resource is not None and r.resource.sensitive
     attrs = ", ".join(c.attr for c in r.changes)
-    note = "; ".join(part for part in (_values(r.changes), r.message) if part)
+    values = "" if sensitive else _values(r.changes)
+    note = "; ".join(part for part in (values, r.message) if part)
     note = f" ({note})" if note else ""
     if r.status == Status.CHANGED:
         if r.refreshed and not attrs:
-            return f"{r.ref}: {r.message}"
-        text = f"{r.ref}: {attrs} changed" if attrs else f"{r.ref}: changed"
+            return f"{ref}: {r.message}"
+        text = f"{ref}: {attrs} changed" if attrs else f"{ref}: changed"
         return text + note
     if r.status == Status.WOULD_CHANGE:
-        return f"{r.ref}: would change {attrs}" + note
+        return f"{ref}: would change {attrs}" + note
     if r.status == Status.FAILED:
-        return f"{r.ref}: failed: {r.message}"
+        return f"{ref}: failed: {r.message}"
     if r.status == Status.SKIPPED:
-        return f"{r.ref}: {r.message}"
-    return f"{r.ref}: unchanged" + (f" ({r.message})" if r.message else "")
+        return f"{ref}: {r.message}"
+    return f"{ref}: unchanged" + (f" ({r.message})" if r.message else "")
 
 
 VALUE_WIDTH = 40  # longer values (and content) are for --diff and the report
@@ -203,7 +212,7 @@ def _short(value: object) -> str | None:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (str, int, float)):
-        text = str(value)
+        text = redact_url(str(value))
         if len(text) <= VALUE_WIDTH and "\n" not in text:
             return text
     return None

@@ -16,6 +16,7 @@ def command(app: App, as_json: bool) -> None:
     from gitpuppet.agent.run import open_node_repo, pull, resolve_node
     from gitpuppet.config import load_config
     from gitpuppet.facts import gather_facts
+    from gitpuppet.redact import redact_url
 
     config = load_config(app.config_path)
     facts = gather_facts(facts_d=config.facts_d) if not config.node_name else {}
@@ -30,13 +31,13 @@ def command(app: App, as_json: bool) -> None:
                 "node": node,
                 "commit": pulled.candidate,
                 "head": pulled.head,
-                "url": pulled.fetch.url if pulled.fetch else None,
-                "messages": pulled.messages,
+                "url": redact_url(pulled.fetch.url) if pulled.fetch else None,
+                "messages": [redact_url(m) for m in pulled.messages],
             }
         )
         raise SystemExit(code)
     for message in pulled.messages:
-        app.out(f"warning: {message}", err=True)
+        app.out(f"warning: {redact_url(message)}", err=True)
     if pulled.candidate:
         summary = repo.commit_summary(pulled.candidate)
         app.out(f"{pulled.candidate} {summary}".rstrip())

@@ -19,6 +19,7 @@ def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
     from gitpuppet.agent.run import run_once
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.config import load_config
+    from gitpuppet.redact import redact_url
 
     config = load_config(app.config_path)
     printer = RunPrinter(quiet=app.quiet, verbose=app.verbose, show_diff=show_diff, noop=noop)
@@ -27,7 +28,7 @@ def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
         config, noop=noop, now=now, on_result=printer.on_result, on_begin=printer.on_begin
     )
     for message in result.messages:
-        app.out(f"warning: {message}", err=True)
+        app.out(f"warning: {redact_url(message)}", err=True)
     commit = f" at {result.commit[:12]}" if result.commit else ""
     printer.summary(result.node, result.counts, time.monotonic() - start, result.exit_code, commit)
     raise SystemExit(result.exit_code)

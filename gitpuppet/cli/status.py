@@ -47,6 +47,7 @@ def collect(config_path: str) -> dict[str, Any]:
     """Everything status shows, as plain data."""
     from gitpuppet.agent.disable import disabled
     from gitpuppet.config import load_config
+    from gitpuppet.redact import redact_url
     from gitpuppet.state import load_state
 
     config = load_config(config_path, required=False)
@@ -70,7 +71,7 @@ def collect(config_path: str) -> dict[str, Any]:
         "result": state.last_run_result,
         "exit_code": state.last_exit_code,
         "counts": summary.get("counts", {}),
-        "messages": summary.get("messages", []),
+        "messages": [redact_url(str(m)) for m in summary.get("messages", [])],
         "disabled": off is not None,
         "disabled_reason": off.describe() if off else None,
         "next_run": next_run,

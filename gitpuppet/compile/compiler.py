@@ -20,7 +20,7 @@ from gitpuppet.compile.nodes import (
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
-from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource
+from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource, sensitive_label
 from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
 
 SETTINGS_KEYS = ("hierarchy", "rollout")
@@ -454,9 +454,11 @@ class Compiler:
         # A user's password is sensitive by default: the user type redacts that change and
         # scrubs the hash from tool output, so the rest of the resource stays readable.
         if ref in self.by_ref:
+            secret = meta.sensitive or self.by_ref[ref].sensitive
+            shown = sensitive_label(ref) if secret else str(ref)  # the title may be the secret
             raise SourceError(
                 pos,
-                f"{ref} is declared twice (also at {self.by_ref[ref].pos})",
+                f"{shown} is declared twice (also at {self.by_ref[ref].pos})",
                 "declare it once, or give the two different titles",
             )
         define_type = define.split(":", 1)[0] if define else None

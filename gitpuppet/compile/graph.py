@@ -154,8 +154,9 @@ def _find_cycle(nodes: set[int], succ: list[list[int]]) -> list[int]:
 
 def _cycle_error(cycle: list[Ref], resources: list[Resource], edges: list[Edge]) -> SourceError:
     by_ref = {r.ref: r for r in resources}
-    parts = [f"{ref} ({by_ref[ref].pos})" for ref in cycle]
-    text = " -> ".join(parts + [str(cycle[0])])
+    # A sensitive resource is named by its label: its title may be the secret.
+    parts = [f"{by_ref[ref].label} ({by_ref[ref].pos})" for ref in cycle]
+    text = " -> ".join(parts + [by_ref[cycle[0]].label])
     first = by_ref[cycle[0]]
     return SourceError(
         first.pos,

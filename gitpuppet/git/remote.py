@@ -23,6 +23,7 @@ from pygit2.enums import CredentialType
 
 from gitpuppet.errors import GitpuppetError
 from gitpuppet.git.urls import RemoteUrl
+from gitpuppet.redact import redact_url
 
 CONNECT_TIMEOUT_MS = 15_000  # a blackholed mirror must not hold the run for minutes
 IO_TIMEOUT_MS = 120_000
@@ -200,10 +201,10 @@ class Callbacks(pygit2.RemoteCallbacks):
 
 
 def describe_error(remote: RemoteUrl, exc: BaseException, callbacks: Callbacks) -> str:
-    """One line for a failed fetch from `remote`."""
+    """One line for a failed fetch from `remote` (libgit2 may quote the URL: credentials blanked)."""
     if isinstance(exc, GitpuppetError):
-        return str(exc)
+        return redact_url(str(exc))
     text = str(exc).strip() or type(exc).__name__
     if "hostkey" in text.lower() or "host key" in text.lower():
         return str(callbacks.host_key_error())
-    return text
+    return redact_url(text)

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gitpuppet.redact import redact_url
+
 # user@host:path, git's scp-like syntax: no scheme, a colon before the first slash.
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/]+):(?P<path>(?!//).*)$")
 
@@ -65,10 +67,6 @@ def parse_url(url: str) -> RemoteUrl:
 
 
 def redact(url: str) -> str:
-    """The URL without a password, for messages and reports."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+    """The URL without its credentials (password, token, key-like query values), for messages
+    and reports (see gitpuppet.redact.redact_url)."""
+    return redact_url(url)

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from gitpuppet.cli import cli
 from gitpuppet.compile import DirTree
 from gitpuppet.errors import GitpuppetError
+from gitpuppet.model import Ref, sensitive_label
 from gitpuppet.report import list_reports
 from gitpuppet.session import RunOutcome, apply_tree
 from tests.integration.helpers import FACTS, make_repo
@@ -74,7 +75,8 @@ def test_report_fields(env: tuple[Path, Path, Path]) -> None:
         "unchanged": 1,
     }
     by_ref = {r["ref"]: r for r in report["resources"]}
-    assert list(by_ref) == [str(r.ref) for r in outcome.results]  # apply order
+    # apply order; a sensitive resource is named by its label (issue 8 item 7)
+    assert list(by_ref) == [r.resource.label for r in outcome.results if r.resource]
     motd = by_ref[f"file:{root}/motd"]
     assert motd["class"] == "main" and motd["status"] == "changed"
     assert (motd["source"], motd["file"], motd["line"]) == (
@@ -92,7 +94,7 @@ def test_report_fields(env: tuple[Path, Path, Path]) -> None:
     skipped = by_ref[f"file:{root}/after"]
     assert skipped["status"] == "skipped" and "dependency exec:sh" in skipped["message"]
     assert by_ref[f"file:{root}/same"]["status"] == "unchanged"
-    secret = by_ref[f"file:{root}/secret"]
+    secret = by_ref[sensitive_label(Ref("file", f"{root}/secret"))]
     assert secret["changes"] and all(c["redacted"] for c in secret["changes"])
     assert all(c["old"] == c["new"] == "<redacted>" for c in secret["changes"])
     assert "hunter2" not in path.read_text()
