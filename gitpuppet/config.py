@@ -73,7 +73,7 @@ class AgentConfig:
     source: Path | None = None  # the file this was read from; None for built-in defaults
 
     @property
-    def backups_max_age(self) -> float:
+    def backups_keep_max_age(self) -> float:
         """How old (seconds) a backup may get before a run removes it."""
         return self.backups_keep_days * 86400.0
 
