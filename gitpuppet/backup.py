@@ -1,6 +1,11 @@
 """Content-addressed copies of every file content a run replaced or removed (SPEC §8).
 
 objects/ab/cdef… holds each content once; index/<hash of path>.jsonl lists a path's versions.
+Retention (`backups_keep`): after a run, each path keeps its newest N versions younger than D
+days, and objects no index line refers to any more are removed.
+
+A backup that cannot be made (a full state dir) fails the resource before anything is replaced:
+the old content is worth more than the change, which the next run makes once there is room.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from gitpuppet.errors import GitpuppetError
+from gitpuppet.atomic import open_append_nofollow, read_nofollow, write_atomic
+from gitpuppet.errors import ApplyError, GitpuppetError
 from gitpuppet.resources.fsutil import WriteBatch, atomic_write, write_temp
 
 
@@ -55,6 +62,19 @@ class BackupStore:
         it and the index line is synced with it: the copy is in place before the new content
         is. An index line whose copy never arrived (a crash before the batch was committed,
         when `path` still holds that very content) is not listed by `versions`."""
+        try:
+            return self._save(path, data, st, batch)
+        except (OSError, ApplyError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else exc.message
+            raise ApplyError(
+                f"cannot back up {path} into {self.root}: {reason or exc}; "
+                f"{path} is left as it was",
+                hint="free space in the state dir, or set backup: false on this resource",
+            ) from None
+
+    def _save(
+        self, path: str, data: bytes, st: os.stat_result | None, batch: WriteBatch | None
+    ) -> str:
         digest = hashlib.sha256(data).hexdigest()
         obj = self._object(digest)
         if not obj.exists():
@@ -75,7 +95,7 @@ class BackupStore:
             "gid": st.st_gid if st else 0,
         }
         line = (json.dumps(entry) + "\n").encode()
-        fd = os.open(index, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_append_nofollow(index)  # the index name is predictable: never via a link
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -91,18 +111,7 @@ class BackupStore:
 
     def versions(self, path: str) -> list[BackupVersion]:
         """Saved versions of `path`, newest first (numbered from 1)."""
-        try:
-            lines = self._index(path).read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        entries = []
-        for line in lines:
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by a crash mid-append: the others still count
-        entries.reverse()
-        entries = [e for e in entries if self._object(e["digest"]).exists()]
+        entries = [e for e in reversed(self._entries(self._index(path))) if self._has(e)]
         return [
             BackupVersion(
                 i, e["path"], e["time"], e["digest"], e["size"], e["mode"], e["uid"], e["gid"]
@@ -110,8 +119,56 @@ class BackupStore:
             for i, e in enumerate(entries, 1)
         ]
 
+    def _entries(self, index: Path) -> list[dict[str, Any]]:
+        """The index lines of one path, oldest first; torn or foreign lines are passed over."""
+        try:
+            lines = read_nofollow(index).decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash mid-append: the others still count
+            if isinstance(entry, dict) and isinstance(entry.get("digest"), str):
+                entries.append(entry)
+        return entries
+
+    def _has(self, entry: dict[str, Any]) -> bool:
+        return self._object(entry["digest"]).is_file()
+
     def read(self, version: BackupVersion) -> bytes:
-        return self._object(version.digest).read_bytes()
+        """The saved content of one version (never read through a planted link)."""
+        return read_nofollow(self._object(version.digest))
+
+    def prune(self, versions: int, max_age: float, now: float | None = None) -> int:
+        """Keep, per path, the newest `versions` versions not older than `max_age` seconds;
+        then remove objects that no index refers to. Returns the number of versions removed."""
+        now = time.time() if now is None else now
+        removed = 0
+        referenced: set[str] = set()
+        for index in sorted((self.root / "index").glob("*.jsonl")):
+            entries = self._entries(index)
+            live = [e for e in entries if self._has(e)]
+            kept = [e for e in live[-versions:] if now - float(e.get("time", 0)) <= max_age]
+            referenced.update(e["digest"] for e in kept)
+            if len(kept) == len(entries):
+                continue
+            removed += len(entries) - len(kept)
+            if kept:
+                text = "".join(json.dumps(e) + "\n" for e in kept)
+                write_atomic(index, text.encode(), mode=0o600)
+            else:
+                index.unlink(missing_ok=True)
+        if removed:
+            self._remove_unreferenced(referenced)
+        return removed
+
+    def _remove_unreferenced(self, referenced: set[str]) -> None:
+        for obj in (self.root / "objects").glob("*/*"):
+            if obj.parent.name + obj.name not in referenced and not obj.name.startswith("."):
+                obj.unlink(missing_ok=True)
 
     def restore(self, path: str, version: int = 1) -> BackupVersion:
         """Put version N of `path` back (mode and owner too); the current content is saved first."""

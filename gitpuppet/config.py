@@ -16,6 +16,21 @@ from typing import Any
 
 import yaml
 
+from gitpuppet.config_values import (
+    Problem,
+    _boolean,
+    _branch,
+    _existing_file,
+    _interval,
+    _metrics_file,
+    _node_name,
+    _path,
+    _positive_int,
+    _repo,
+    _show,
+    _splay,
+    _url,
+)
 from gitpuppet.duration import format_duration, parse_duration
 from gitpuppet.errors import ConfigError, did_you_mean
 
@@ -26,7 +41,10 @@ DEFAULT_INTERVAL = 30 * 60.0
 # Splay defaults to a tenth of the interval: enough to spread a fleet's fetches, short enough
 # that a pushed change still lands well within one interval.
 SPLAY_FRACTION = 0.1
-URL_SCHEMES = ("ssh", "https", "http", "file", "git")
+# Backups kept per path: the newest 10, none older than 90 days (a quarter of history to
+# restore from, and a store that stops growing).
+DEFAULT_BACKUPS_VERSIONS = 10
+DEFAULT_BACKUPS_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +62,9 @@ class AgentConfig:
     verify_allowed_signers: Path | None = None
     state_dir: Path = Path("/var/lib/gitpuppet")
     reports_keep: int = 100
+    report_unchanged: bool = False  # list unchanged resources in reports (else only counted)
+    backups_keep_versions: int = DEFAULT_BACKUPS_VERSIONS  # per path
+    backups_keep_days: int = DEFAULT_BACKUPS_DAYS
     metrics_file: Path | None = None
     reports_repo: str | None = None
     reports_ssh_key: Path | None = None
@@ -52,138 +73,14 @@ class AgentConfig:
     source: Path | None = None  # the file this was read from; None for built-in defaults
 
     @property
+    def backups_keep_max_age(self) -> float:
+        """How old (seconds) a backup may get before a run removes it."""
+        return self.backups_keep_days * 86400.0
+
+    @property
     def lock_file(self) -> Path:
         """The run lock (flock) lives here."""
         return self.run_dir / "run.lock"
-
-
-class _Problem(ValueError):
-    """A bad value; the loader adds the file, line and key."""
-
-
-# --- value parsers: each takes (value, base folder) and returns the typed value -------------
-
-
-def _string(value: Any, _base: Path) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Problem(f"expected a non-empty string, got {_show(value)}")
-    return value.strip()
-
-
-def _url(value: Any, base: Path) -> str:
-    url = _string(value, base)
-    if any(c.isspace() for c in url):
-        raise _Problem(f"{url!r} is not a repository URL (it contains a space)")
-    scheme, sep, _ = url.partition("://")
-    if sep and scheme.lower() not in URL_SCHEMES:
-        hint = did_you_mean(scheme.lower(), URL_SCHEMES)
-        raise _Problem(
-            f"unsupported URL scheme '{scheme}' in {url!r}"
-            + (f" ({hint})" if hint else f" (use one of {', '.join(URL_SCHEMES)})")
-        )
-    return url
-
-
-def _repo(value: Any, base: Path) -> list[str]:
-    if isinstance(value, str):
-        return [_url(value, base)]
-    if not isinstance(value, list) or not value:
-        raise _Problem(f"expected a URL or a list of mirror URLs, got {_show(value)}")
-    urls = [_url(item, base) for item in value]
-    if len(set(urls)) != len(urls):
-        raise _Problem("the same URL is listed twice")
-    return urls
-
-
-def _branch(value: Any, base: Path) -> str:
-    name = _string(value, base)
-    if (
-        name.startswith(("-", "/", "refs/"))
-        or ".." in name
-        or any(c.isspace() or c in "~^:?*[\\" for c in name)
-    ):
-        raise _Problem(f"{name!r} is not a valid branch name")
-    return name
-
-
-def _node_name(value: Any, base: Path) -> str:
-    name = _string(value, base)
-    if any(c.isspace() for c in name):
-        raise _Problem(f"{name!r} is not a node name (it contains a space)")
-    # Node names match declarations case-insensitively, as DNS names do.
-    return name.lower()
-
-
-def _interval(value: Any, _base: Path) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise _Problem(str(exc)) from None
-
-
-def _splay(value: Any, _base: Path) -> float:
-    try:
-        return parse_duration(value, allow_zero=True)
-    except ValueError as exc:
-        raise _Problem(str(exc)) from None
-
-
-def _path(value: Any, base: Path) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise _Problem(f"expected a path, got {_show(value)}")
-    return base / Path(value.strip()).expanduser()
-
-
-def _existing_file(value: Any, base: Path) -> Path:
-    path = _path(value, base)
-    if not path.exists():
-        raise _Problem(f"{path} does not exist (create it, or fix the path)")
-    if not path.is_file():
-        raise _Problem(f"{path} is not a file")
-    return path
-
-
-def _metrics_file(value: Any, _base: Path) -> Path:
-    """Absolute, *.prom, in a writable folder. A folder that does not exist yet is accepted: the
-    catalog may be what installs node_exporter, and a config error would stop that very run (the
-    run says so instead, until the folder is there)."""
-    if not isinstance(value, str) or not value.strip():
-        raise _Problem(f"expected a path, got {_show(value)}")
-    path = Path(value.strip())
-    if not path.is_absolute():
-        raise _Problem(
-            f"{value.strip()!r} is relative; give the absolute path of a file in "
-            "node_exporter's textfile folder (e.g. /var/lib/node_exporter/textfile/gitpuppet.prom)"
-        )
-    if path.suffix != ".prom":
-        raise _Problem(
-            f"{path} must end in .prom (node_exporter's textfile collector reads only those)"
-        )
-    folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        raise _Problem(f"{folder} is not a folder")
-    if path.is_dir():
-        raise _Problem(f"{path} is a folder")
-    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        raise _Problem(
-            f"folder {folder} is not writable by this user (the agent writes the file there)"
-        )
-    return path
-
-
-def _positive_int(value: Any, _base: Path) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Problem(f"expected a whole number, got {_show(value)}")
-    if value < 1:
-        raise _Problem(f"must be at least 1, got {value}")
-    return value
-
-
-def _show(value: Any) -> str:
-    kind = {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "nothing"}.get(
-        type(value)
-    )
-    return kind or repr(value)
 
 
 Parser = Callable[[Any, Path], Any]
@@ -199,6 +96,8 @@ TOP_KEYS: dict[str, Parser] = {
     "verify": lambda v, b: v,  # a section: checked by SECTIONS
     "state_dir": _path,
     "reports_keep": _positive_int,
+    "report_unchanged": _boolean,
+    "backups_keep": lambda v, b: v,
     "metrics_file": _metrics_file,
     "reports": lambda v, b: v,
     "facts_d": _path,
@@ -207,8 +106,14 @@ TOP_KEYS: dict[str, Parser] = {
 SECTIONS: dict[str, dict[str, Parser]] = {
     "verify": {"allowed_signers": _existing_file},
     "reports": {"repo": _url, "ssh_key": _existing_file},
+    "backups_keep": {"versions": _positive_int, "days": _positive_int},
 }
 REQUIRED_IN_SECTION = {"verify": "allowed_signers", "reports": "repo"}
+SECTION_EXAMPLE = {
+    "verify": "{allowed_signers: PATH}",
+    "reports": "{repo: URL}",
+    "backups_keep": "{versions: 10, days: 90}",
+}
 
 
 # --- positions ------------------------------------------------------------------------------
@@ -301,7 +206,7 @@ def parse_config(text: str, path: Path) -> AgentConfig:
                 values.update(_section(key, raw, base, path, positions))
             else:
                 values[key] = TOP_KEYS[key](raw, base)
-        except _Problem as exc:
+        except Problem as exc:
             raise _error(path, line, f"{key}: {exc}") from None
     return _build(values, path, positions)
 
@@ -309,8 +214,7 @@ def parse_config(text: str, path: Path) -> AgentConfig:
 def _section(name: str, raw: Any, base: Path, path: Path, positions: _Positions) -> dict[str, Any]:
     """Flatten `verify:` / `reports:` into AgentConfig fields, checking each key."""
     if not isinstance(raw, dict):
-        required = REQUIRED_IN_SECTION[name]
-        raise _Problem(f"expected a mapping such as {{{required}: ...}}, got {_show(raw)}")
+        raise Problem(f"expected a mapping such as {SECTION_EXAMPLE[name]}, got {_show(raw)}")
     parsers = SECTIONS[name]
     out: dict[str, Any] = {}
     for key, value in raw.items():
@@ -321,11 +225,11 @@ def _section(name: str, raw: Any, base: Path, path: Path, positions: _Positions)
             continue
         try:
             out[f"{name}_{key}"] = parsers[key](value, base)
-        except _Problem as exc:
+        except Problem as exc:
             raise _error(path, line, f"{name}.{key}: {exc}") from None
-    required = REQUIRED_IN_SECTION[name]
-    if f"{name}_{required}" not in out:
-        raise _Problem(f"'{required}' is required in this section")
+    required = REQUIRED_IN_SECTION.get(name)
+    if required is not None and f"{name}_{required}" not in out:
+        raise Problem(f"'{required}' is required in this section")
     return out
 
 
@@ -353,6 +257,9 @@ def _build(values: dict[str, Any], path: Path, positions: _Positions) -> AgentCo
         verify_allowed_signers=values.get("verify_allowed_signers"),
         state_dir=values.get("state_dir", Path("/var/lib/gitpuppet")),
         reports_keep=values.get("reports_keep", 100),
+        report_unchanged=values.get("report_unchanged", False),
+        backups_keep_versions=values.get("backups_keep_versions", DEFAULT_BACKUPS_VERSIONS),
+        backups_keep_days=values.get("backups_keep_days", DEFAULT_BACKUPS_DAYS),
         metrics_file=values.get("metrics_file"),
         reports_repo=values.get("reports_repo"),
         reports_ssh_key=values.get("reports_ssh_key", ssh_key),

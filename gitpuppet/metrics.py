@@ -9,10 +9,10 @@ never converged fires too).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitpuppet.atomic import write_atomic
 from gitpuppet.model import Status
 
 PREFIX = "gitpuppet_"
@@ -118,18 +118,12 @@ def render(m: RunMetrics) -> str:
 
 
 def write_metrics(path: Path, m: RunMetrics) -> None:
-    """Replace `path` atomically (a temp file in the same folder, renamed), mode 0644.
+    """Replace `path` atomically, mode 0644 (gitpuppet/atomic.py: a random temp name created
+    with O_EXCL|O_NOFOLLOW, renamed over). The textfile folder may belong to the exporter's
+    user, who must not be able to make root write elsewhere through a planted link.
 
     The temp name does not end in .prom, so node_exporter never reads a half-written file. No
     fsync: the file is rewritten by every run, and losing one update to a power cut is harmless.
+    Raises StateWriteError naming the path.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o644)  # whatever the umask
-            fh.write(render(m))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, render(m).encode("utf-8"), mode=0o644, sync=False)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gitpuppet.apply.engine import ApplyOutcome
-from gitpuppet.model import REDACTED, Change, Result
+from gitpuppet.atomic import StateWriteError
+from gitpuppet.model import REDACTED, Change, Result, Status
 from gitpuppet.redact import redact_url, redact_value, shown_define
-from gitpuppet.state import write_json_atomic
+from gitpuppet.state import read_json, write_json_atomic
 
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
 
@@ -62,8 +63,11 @@ def build_report(
     exit_code: int,
     noop: bool,
     messages: list[str] | None = None,
+    unchanged: bool = False,
 ) -> dict[str, Any]:
-    """The report of one run as plain data."""
+    """The report of one run as plain data. Unchanged resources are only counted (`counts`)
+    unless `unchanged` is true (config `report_unchanged`): a converged 100k-resource catalog
+    would otherwise write tens of MB per run."""
     return {
         "node": node,
         "environment": environment,
@@ -76,22 +80,67 @@ def build_report(
         "noop": noop,
         "messages": [redact_url(m) for m in messages or []],
         "counts": outcome.counts if outcome else {},
-        "resources": [_result_json(r) for r in outcome.results] if outcome else [],
+        "unchanged_listed": unchanged,
+        "resources": [_result_json(r) for r in _listed(outcome.results, unchanged)]
+        if outcome
+        else [],
     }
+
+
+def _listed(results: list[Result], unchanged: bool) -> list[Result]:
+    """The results a report lists: all, or all but the plain unchanged ones (an unchanged
+    resource with a message, a refresh note say, is kept)."""
+    if unchanged:
+        return results
+    return [r for r in results if r.status != Status.UNCHANGED or r.message or r.refreshed]
+
+
+@dataclass
+class ReportFiles:
+    """Where the report went (None: it could not be written) and what could not be written."""
+
+    path: Path | None
+    errors: list[StateWriteError] = field(default_factory=list)
 
 
 def write_report(
     state_dir: str | os.PathLike[str], report: dict[str, Any], keep: int = 100
-) -> Path:
-    """Write reports/<UTC time>-<commit>.json and last_run_summary.json; prune old reports."""
+) -> ReportFiles:
+    """Write reports/<UTC time>-<commit>.json and last_run_summary.json; prune old reports.
+
+    Each file is tried even when another one failed (a full disk): the errors name the paths."""
     reports = Path(state_dir) / "reports"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     commit = (report.get("commit") or "local")[:12]
     path = reports / f"{stamp}-{commit}.json"
-    write_json_atomic(path, report, compact=True)  # thousands of entries: the C encoder
-    for old in sorted(reports.glob("*.json"))[:-keep] if keep > 0 else []:
-        old.unlink(missing_ok=True)
-    summary = {
+    out = ReportFiles(path)
+    try:
+        write_json_atomic(path, report, compact=True)  # thousands of entries: the C encoder
+    except StateWriteError as exc:
+        out.errors.append(exc)
+        out.path = None
+    _prune(reports, keep)
+    try:
+        write_json_atomic(Path(state_dir) / "last_run_summary.json", summary_of(report), mode=0o644)
+    except StateWriteError as exc:
+        out.errors.append(exc)
+    return out
+
+
+def _prune(reports: Path, keep: int) -> None:
+    """Keep the newest `keep` reports (unlink never follows a link)."""
+    if keep <= 0:
+        return
+    try:
+        for old in sorted(reports.glob("*.json"))[:-keep]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # pruning is tried again by the next run
+
+
+def summary_of(report: dict[str, Any]) -> dict[str, Any]:
+    """last_run_summary.json: the report without its resources."""
+    return {
         "time": report["start"],
         "timestamp": report.get("timestamp"),
         "duration": report["duration"],
@@ -104,8 +153,6 @@ def write_report(
         "exit_code": report["exit_code"],
         "messages": report["messages"],
     }
-    write_json_atomic(Path(state_dir) / "last_run_summary.json", summary, mode=0o644)
-    return path
 
 
 def list_reports(
@@ -118,9 +165,9 @@ def list_reports(
     out = []
     for p in paths:
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = read_json(p)
         except (OSError, ValueError):
-            continue  # a report being pruned, or damaged: the others still count
+            continue  # a report being pruned, damaged, or a planted link: the others still count
         if isinstance(data, dict):
             data["_path"] = str(p)
             out.append(data)

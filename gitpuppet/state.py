@@ -1,6 +1,7 @@
 """state.json under the state dir: applied and last good commits, pending refreshes, last run.
 
-Every write is atomic (temp file, fsync, rename); a missing or corrupt file starts fresh.
+Every write is atomic (random temp name, fsync, rename: gitpuppet/atomic.py); a missing or
+corrupt file, or a symlink planted in its place, starts fresh.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gitpuppet.atomic import StateWriteError, read_nofollow, write_atomic
 
 
 @dataclass
@@ -29,35 +32,30 @@ class State:
     environment: str | None = None
 
 
-def write_json_atomic(path: Path, data: Any, mode: int = 0o600, compact: bool = False) -> None:
+def write_json_atomic(
+    path: Path, data: Any, mode: int = 0o600, compact: bool = False, sync: bool = True
+) -> None:
     """Write JSON to `path` atomically with the given mode (`compact`: no indentation, so the
-    C encoder is used; for large files such as reports)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    C encoder is used; for large files such as reports). Never writes through a planted link;
+    raises StateWriteError naming the path (a full disk, say)."""
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=None if compact else 2, default=str))
-            fh.write("\n")
-            fh.flush()
-            os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # A full disk or an interrupt must not leave temp files behind, nor a partial file.
-        tmp.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateWriteError.of(path, exc) from None
+    text = json.dumps(data, indent=None if compact else 2, default=str) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=mode, sync=sync)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in `path`, read without following a symlink (OSError for one)."""
+    return json.loads(read_nofollow(path).decode("utf-8"))
 
 
 def load_state(state_dir: str | os.PathLike[str]) -> State:
     """The saved state, or a fresh one (with a warning when the file was unreadable)."""
     path = Path(state_dir) / "state.json"
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_json(path)
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
         known = {f.name for f in dataclasses.fields(State)}
@@ -68,7 +66,7 @@ def load_state(state_dir: str | os.PathLike[str]) -> State:
         return state
     except FileNotFoundError:
         return State()
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # a planted symlink too (ELOOP)
         print(
             f"warning: {path} is unreadable ({exc}); starting with a fresh state "
             "(it is rewritten at the end of this run)",

@@ -7,11 +7,13 @@ this adds what only the agent knows: when the node last converged to the branch 
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 
+from gitpuppet.atomic import StateWriteError
 from gitpuppet.config import AgentConfig
 from gitpuppet.metrics import RunMetrics, write_metrics
 from gitpuppet.report import RESULT_NAMES
@@ -40,19 +42,20 @@ def record_run(config: AgentConfig, end: RunEnd) -> list[str]:
     warnings: list[str] = []
     try:
         state = _update_state(config, end)
-    except OSError as exc:
+    except (OSError, StateWriteError) as exc:
         warnings.append(f"cannot record the run in {config.state_dir}: {exc}")
         state = load_state(config.state_dir)
     metrics = config.metrics_file
     if metrics is not None:
         try:
             write_metrics(metrics, metrics_for(config, end, state))
-        except FileNotFoundError:
-            warnings.append(
-                f"metrics not written: the folder {metrics.parent} does not exist (yet)"
-            )
-        except OSError as exc:
-            warnings.append(f"cannot write the metrics file {metrics}: {exc.strerror or exc}")
+        except StateWriteError as exc:
+            if exc.errno == errno.ENOENT and not metrics.parent.is_dir():
+                warnings.append(
+                    f"metrics not written: the folder {metrics.parent} does not exist (yet)"
+                )
+            else:
+                warnings.append(f"cannot write the metrics file {metrics}: {exc.reason}")
     return warnings
 
 

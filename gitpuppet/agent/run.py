@@ -21,7 +21,7 @@ from gitpuppet.errors import GitpuppetError
 from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
 from gitpuppet.git.verify import verify_commit
 from gitpuppet.model import Result
-from gitpuppet.session import RunOutcome, apply_tree
+from gitpuppet.session import Retention, RunOutcome, apply_tree
 from gitpuppet.state import load_state
 
 FALLBACK = 4  # SPEC §4.1: pull/verification failed, the last good commit was applied
@@ -194,7 +194,7 @@ def _apply_chosen(
             environment=config.branch,
             on_result=on_result,
             on_begin=on_begin,
-            reports_keep=config.reports_keep,
+            keep=Retention.of(config),
             messages=messages,
             extra_exit=extra,
         )

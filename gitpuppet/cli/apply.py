@@ -78,8 +78,9 @@ def command(
         )
     finally:
         printer.stop_progress()  # an error message must not land on a progress line
-    if as_json:
-        assert run.report_path is not None
+    for message in run.messages:  # a state-dir file that could not be written, say
+        app.out(f"warning: {message}", err=True)
+    if as_json and run.report_path is not None:
         app.out(run.report_path.read_text().rstrip())
     else:
         printer.summary(name, run.counts, time.monotonic() - start, run.exit_code)

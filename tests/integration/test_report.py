@@ -19,7 +19,7 @@ from gitpuppet.compile import DirTree
 from gitpuppet.errors import GitpuppetError
 from gitpuppet.model import Ref, sensitive_label
 from gitpuppet.report import list_reports
-from gitpuppet.session import RunOutcome, apply_tree
+from gitpuppet.session import Retention, RunOutcome, apply_tree
 from tests.integration.helpers import FACTS, make_repo
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -53,7 +53,14 @@ def mixed_repo(root: Path, repo: Path) -> None:
 def test_report_fields(env: tuple[Path, Path, Path]) -> None:
     root, repo, state = env
     mixed_repo(root, repo)
-    outcome = run(repo, state, commit=COMMIT, environment="production", want_diff=True)
+    outcome = run(
+        repo,
+        state,
+        commit=COMMIT,
+        environment="production",
+        want_diff=True,
+        keep=Retention(report_unchanged=True),  # unchanged ones are listed only when asked
+    )
     assert outcome.exit_code == 6
     path = outcome.report_path
     assert path is not None and path.parent == state / "reports"

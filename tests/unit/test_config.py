@@ -202,6 +202,12 @@ GOOD_VALUES = [
     ("verify: {allowed_signers: allowed_signers}", "verify_allowed_signers", "REL:allowed_signers"),
     ("verify: ~", "verify_allowed_signers", None),
     ("reports: {repo: 'file:///srv/r.git'}", "reports_repo", "file:///srv/r.git"),
+    ("report_unchanged: true", "report_unchanged", True),
+    ("reports_keep: 5", "report_unchanged", False),  # the default: unchanged ones are counted
+    ("backups_keep: {versions: 3, days: 7}", "backups_keep_versions", 3),
+    ("backups_keep: {versions: 3, days: 7}", "backups_keep_max_age", 7 * 86400.0),
+    ("backups_keep: {days: 7}", "backups_keep_versions", 10),  # each key has its default
+    ("reports_keep: 5", "backups_keep_days", 90),
 ]
 
 
@@ -242,6 +248,10 @@ BAD_CONFIGS = [
     ("reports: {ssh_key: deploy_key}\n", ["reports", "'repo' is required"]),
     ("reports: {repo: file:///r, ssh_key: /no/key}\n", ["reports.ssh_key", "/no/key"]),
     ("reports_keep: x\n", [":1:", "reports_keep", "whole number", "'x'"]),
+    ("report_unchanged: 1\n", [":1:", "report_unchanged", "expected true or false"]),
+    ("backups_keep: 10\n", [":1:", "backups_keep", "expected a mapping such as", "days: 90"]),
+    ("backups_keep:\n  version: 3\n", [":2:", "'backups_keep.version'", "'versions'"]),
+    ("backups_keep: {days: 0}\n", ["backups_keep.days", "at least 1"]),
     ("reports_keep: 0\n", ["reports_keep", "at least 1"]),
     ("reports_keep: 2.5\n", ["reports_keep", "whole number"]),
     ("reports_keep: true\n", ["reports_keep", "whole number", "a boolean"]),
