@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitpuppet.agent.disable import RunDisabled, disabled
+from gitpuppet.agent.disable import RunDisabled
+from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
 from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
 from gitpuppet.agent.splay import mirror_start, splay_delay
@@ -212,9 +213,7 @@ def run_once(
 
 def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
     """Refuse a disabled run; the facts and the node name."""
-    off = disabled(config.state_dir)
-    if off is not None:
-        raise RunDisabled(f"runs are {off.describe()}", "`gitpuppet enable` allows them again")
+    refuse_if_disabled(config.state_dir)
     if facts is None:
         from gitpuppet.facts import gather_facts
 
