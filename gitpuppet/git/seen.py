@@ -59,6 +59,5 @@ def note_seen(
             c: {"first_seen": s.first_seen, "committed": s.committed} for c, s in record.items()
         }
     }
-    if state_dir.is_dir():
-        write_json_atomic(state_dir / FILE_NAME, data, compact=True)
+    write_json_atomic(state_dir / FILE_NAME, data, compact=True)
     return record
