@@ -123,17 +123,20 @@ def apply_tree(
     extra_exit: int = 0,
     on_begin: BeginHook | None = None,
     keep: Retention | None = None,
+    catalog: Catalog | None = None,
 ) -> RunOutcome:
     """Compile `tree` for `node` and converge; a compile error raises before anything changes.
 
     `extra_exit` is OR-ed into the exit code (the agent passes 4 when it fell back to an older
     commit); `messages` go into the report; `on_result`/`on_begin` follow the run (progress).
     `keep` says what to keep (default: `reports_keep` reports, unchanged resources counted only,
-    the default backup retention).
+    the default backup retention). `catalog`: `tree` compiled already (the agent compiles first, to
+    fall back on any failure).
     """
     start = time.time()
     keep = keep or Retention(reports=reports_keep)
-    catalog = compile_catalog(tree, node, facts, environment)
+    if catalog is None:
+        catalog = compile_catalog(tree, node, facts, environment)
     state_path = prepare_state_dir(state_dir)
     state = load_state(state_path)
     ctx = ApplyContext(state_path, facts, want_diff)

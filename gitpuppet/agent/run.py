@@ -1,7 +1,9 @@
 """One agent run (SPEC §7.2): lock, disabled?, splay, fetch, choose, verify, compile+apply, record.
 
-Whatever goes wrong upstream (server gone, clone broken, bad signature, compile error in the new
-commit), the machine is converged to the last good commit and the exit code carries 4.
+Whatever goes wrong upstream (server gone, clone broken, bad signature, an offered commit that
+would move the node backwards, any compile failure of the new commit), the machine is converged
+to the commit already applied (never an older "last good" one: an outage must not roll a node
+back) and the exit code carries 4.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitpuppet.agent.disable import RunDisabled, disabled
+from gitpuppet.agent.disable import RunDisabled
+from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
 from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
 from gitpuppet.agent.splay import mirror_start, splay_delay
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
+from gitpuppet.git.forward import backwards
 from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
+from gitpuppet.git.seen import Seen, note_seen
 from gitpuppet.git.verify import verify_commit
-from gitpuppet.model import Result
+from gitpuppet.model import Catalog, Result
 from gitpuppet.session import Retention, RunOutcome, apply_tree
 from gitpuppet.state import load_state
 
-FALLBACK = 4  # SPEC §4.1: pull/verification failed, the last good commit was applied
+FALLBACK = 4  # SPEC §4.1: pull/verification/compile failed, the applied commit was applied again
 
 
 class NothingApplied(GitpuppetError):
@@ -95,6 +100,11 @@ def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     return name
 
 
+def applied_commit(config: AgentConfig, repo: NodeRepo) -> str | None:
+    """The commit last applied here (state.json, else the clone's mark): the fallback."""
+    return load_state(config.state_dir).applied_commit or repo.marked("applied")
+
+
 def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
     """Fetch, choose and verify; a failure is a message and a None candidate, never a raise."""
     messages: list[str] = []
@@ -105,12 +115,56 @@ def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
     assert fetched is not None
     messages.extend(f"fetch: {m}" for m in fetched.messages)
     candidate = choose_commit(repo, fetched.head, node, config)
-    if config.verify_allowed_signers is not None:
-        check = verify_commit(repo.repo, candidate, config.verify_allowed_signers)
-        if not check.ok:
-            messages.append(f"{check.reason}; not applied")  # the reason names the commit
-            return Pulled(node, None, fetched.head, fetched, messages)
+    applied = applied_commit(config, repo)
+    seen = _note_seen(config, repo, [fetched.head, candidate, applied], applied, messages)
+    refusal = _refusal(repo, config, candidate, applied, seen)
+    if refusal is not None:
+        messages.append(refusal)
+        return Pulled(node, None, fetched.head, fetched, messages)
     return Pulled(node, candidate, fetched.head, fetched, messages)
+
+
+def _note_seen(
+    config: AgentConfig,
+    repo: NodeRepo,
+    commits: list[str | None],
+    applied: str | None,
+    messages: list[str],
+) -> dict[str, Seen]:
+    """Record when this node first saw these commits (and their committer times)."""
+    times: dict[str, int] = {}
+    for commit in dict.fromkeys(c for c in commits if c):
+        try:
+            times[commit] = repo.commit_info(commit).committer_time
+        except GitpuppetError:
+            continue  # the applied commit may be gone with a broken clone
+    try:
+        return note_seen(Path(config.state_dir), times, keep=applied)
+    except OSError as exc:
+        messages.append(f"cannot record the commits seen in {config.state_dir}: {exc}")
+        now = time.time()
+        return {c: Seen(now, t) for c, t in times.items()}
+
+
+def _refusal(
+    repo: NodeRepo,
+    config: AgentConfig,
+    candidate: str,
+    applied: str | None,
+    seen: dict[str, Seen],
+) -> str | None:
+    """Why `candidate` must not be applied (unsigned, or backwards), or None."""
+    signers = config.verify_allowed_signers
+    if signers is not None:
+        first = seen[candidate].first_seen if candidate in seen else time.time()
+        check = verify_commit(repo.repo, candidate, signers, seen_at=first)
+        if not check.ok:
+            return f"{check.reason}; not applied"  # the reason names the commit
+    applied_time = seen[applied].committed if applied in seen else None
+    try:
+        return backwards(repo, candidate, applied, applied_time, verify=signers is not None)
+    except GitpuppetError as exc:
+        return f"commit {candidate[:12]} cannot be read ({exc}); not applied"
 
 
 def run_once(
@@ -159,9 +213,7 @@ def run_once(
 
 def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
     """Refuse a disabled run; the facts and the node name."""
-    off = disabled(config.state_dir)
-    if off is not None:
-        raise RunDisabled(f"runs are {off.describe()}", "`gitpuppet enable` allows them again")
+    refuse_if_disabled(config.state_dir)
     if facts is None:
         from gitpuppet.facts import gather_facts
 
@@ -178,12 +230,11 @@ def _apply_chosen(
     on_result: Callable[[Result], None] | None,
     on_begin: Any,
 ) -> AgentRun:
-    """Apply the pulled candidate; on trouble, the last good commit with exit code 4."""
+    """Apply the pulled candidate; on trouble, the applied commit again with exit code 4."""
     messages = list(pulled.messages)
-    state = load_state(config.state_dir)
-    fallback = state.last_good_commit or state.applied_commit
+    fallback = applied_commit(config, repo)
 
-    def apply(commit: str, extra: int) -> RunOutcome:
+    def apply(commit: str, extra: int, catalog: Catalog | None = None) -> RunOutcome:
         return apply_tree(
             repo.tree(commit),
             node=pulled.node,
@@ -197,12 +248,14 @@ def _apply_chosen(
             keep=Retention.of(config),
             messages=messages,
             extra_exit=extra,
+            catalog=catalog,
         )
 
     candidate = pulled.candidate
     if candidate is not None:
         try:
-            outcome = apply(candidate, 0)
+            catalog = compile_commit(repo, candidate, pulled.node, facts, config.branch)
+            outcome = apply(candidate, 0, catalog)
             _mark(repo, candidate, outcome, noop)
             return AgentRun(
                 outcome.exit_code, candidate, pulled.node, messages, outcome, pulled.fetch
@@ -216,13 +269,47 @@ def _apply_chosen(
             "; ".join(messages) or "nothing to apply",
             "no commit has ever been applied here, so there is nothing to fall back to",
         )
-    messages.append(f"applied the last good commit {fallback[:12]} instead")
+    messages.append(f"applied the commit already applied, {fallback[:12]}, again instead")
     try:
-        outcome = apply(fallback, FALLBACK)
+        outcome = apply(
+            fallback, FALLBACK, compile_commit(repo, fallback, pulled.node, facts, config.branch)
+        )
     except GitpuppetError as exc:
         raise NothingApplied(f"{'; '.join(messages)}; and it failed too: {exc}") from None
     _mark(repo, fallback, outcome, noop)
     return AgentRun(outcome.exit_code, fallback, pulled.node, messages, outcome, pulled.fetch, True)
+
+
+class CompileFailure(GitpuppetError):
+    """The compiler failed in a way it did not report itself (RecursionError, MemoryError...)."""
+
+
+def compile_commit(
+    repo: NodeRepo, commit: str, node: str, facts: dict[str, Any], environment: str | None
+) -> Catalog:
+    """The catalog of `commit`; every failure, ours or not, is a GitpuppetError (nothing has
+    been changed yet, so the run can fall back to the applied commit)."""
+    from gitpuppet.compile import compile_catalog
+
+    try:
+        return compile_catalog(repo.tree(commit), node, facts, environment)
+    except GitpuppetError:
+        raise
+    except RecursionError:
+        raise CompileFailure(
+            "the compile ran out of stack (data or templates nested too deep)",
+            "flatten the nesting in the last change of the control repo",
+        ) from None
+    except MemoryError:
+        raise CompileFailure(
+            "the compile ran out of memory (a huge expansion in data or templates?)",
+            "look for YAML aliases or template loops in the last change of the control repo",
+        ) from None
+    except Exception as exc:  # any bug of the compiler must not stop the fallback
+        raise CompileFailure(
+            f"internal compiler failure: {type(exc).__name__}: {exc}",
+            "please report it; the applied commit is used meanwhile",
+        ) from exc
 
 
 def _mark(repo: NodeRepo, commit: str, outcome: RunOutcome, noop: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -10,6 +11,7 @@ from gitpuppet.cli.app import App, common_options
 from gitpuppet.cli.common import load_facts, node_name, open_tree
 
 DEFAULT_STATE_DIR = "/var/lib/gitpuppet"
+DEFAULT_RUN_DIR = "/run/gitpuppet"
 
 
 @click.command(
@@ -33,6 +35,13 @@ DEFAULT_STATE_DIR = "/var/lib/gitpuppet"
 @click.option(
     "--state-dir", metavar="D", help=f"Reports, backups and state (default {DEFAULT_STATE_DIR})."
 )
+@click.option(
+    "--run-dir",
+    metavar="D",
+    envvar="GITPUPPET_RUN_DIR",
+    help="Where the run lock is (default: the config's run_dir, /run/gitpuppet; "
+    "env GITPUPPET_RUN_DIR).",
+)
 @click.option("--environment", help="node.environment for templates.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of lines.")
 @common_options
@@ -46,38 +55,47 @@ def command(
     show_diff: bool,
     facts_file: str | None,
     state_dir: str | None,
+    run_dir: str | None,
     environment: str | None,
     as_json: bool,
 ) -> None:
-    """Compile and converge; exit code per SPEC §4.1 (1 on a compile error, nothing changed)."""
+    """Compile and converge; exit code per SPEC §4.1 (1 on a compile error, nothing changed).
+
+    Like `run`, it holds the run lock and refuses a disabled machine (exit 3, SPEC §7.2).
+    """
+    from gitpuppet.agent.guard import converge_guard
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.session import apply_tree
 
     start = time.monotonic()
     if path and repo and path != repo:
         app.abort(f"PATH ({path}) and --repo ({repo}) disagree: give one of them")
-    tree = open_tree(app, path or repo)
-    facts = load_facts(facts_file)
-    name = node_name(node, facts, app.config_path)
-    tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
-    printer = RunPrinter(
-        quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
-    )
-    try:
-        run = apply_tree(
-            tree,
-            node=name,
-            facts=facts,
-            state_dir=state_dir or _state_dir(app),
-            noop=noop,
-            tags=tag_set,
-            want_diff=show_diff or as_json,
-            environment=environment,
-            on_result=None if as_json else printer.on_result,
-            on_begin=None if as_json else printer.on_begin,
+    config_state_dir, config_run_dir = _agent_dirs(app)
+    target = state_dir or config_state_dir
+    also = [config_state_dir] if Path(app.config_path).is_file() else []
+    with converge_guard(Path(run_dir or config_run_dir) / "run.lock", target, *also):
+        tree = open_tree(app, path or repo)
+        facts = load_facts(facts_file)
+        name = node_name(node, facts, app.config_path)
+        tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
+        printer = RunPrinter(
+            quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
         )
-    finally:
-        printer.stop_progress()  # an error message must not land on a progress line
+        try:
+            run = apply_tree(
+                tree,
+                node=name,
+                facts=facts,
+                state_dir=target,
+                noop=noop,
+                tags=tag_set,
+                want_diff=show_diff or as_json,
+                environment=environment,
+                on_result=None if as_json else printer.on_result,
+                on_begin=None if as_json else printer.on_begin,
+            )
+        finally:
+            printer.stop_progress()  # an error message must not land on a progress line
     for message in run.messages:  # a state-dir file that could not be written, say
         app.out(f"warning: {message}", err=True)
     if as_json and run.report_path is not None:
@@ -87,14 +105,16 @@ def command(
     raise SystemExit(run.exit_code)
 
 
+def _agent_dirs(app: App) -> tuple[str, str]:
+    """(state dir, run dir) of the agent config when one exists, else the defaults."""
+    if Path(app.config_path).is_file():
+        from gitpuppet.config import load_config
+
+        config = load_config(app.config_path)
+        return str(config.state_dir), str(config.run_dir)
+    return DEFAULT_STATE_DIR, DEFAULT_RUN_DIR
+
+
 def _state_dir(app: App) -> str:
     """The configured state dir when an agent config exists, else the default."""
-    from pathlib import Path
-
-    if Path(app.config_path).is_file():
-        try:
-            from gitpuppet.config import load_config
-        except ImportError:  # the agent config is not built yet
-            return DEFAULT_STATE_DIR
-        return str(load_config(app.config_path).state_dir)
-    return DEFAULT_STATE_DIR
+    return _agent_dirs(app)[0]

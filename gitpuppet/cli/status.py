@@ -103,7 +103,10 @@ def command(app: App, as_json: bool) -> None:
     app.out(f"converged:   {_when(data['last_success_time'])} (last clean run of the branch head)")
     app.out(f"counts:      {counts}")
     for message in data["messages"]:
-        app.out(f"note:        {message}")
+        if message.startswith("held: "):  # the node refused to move backwards (SPEC §7.2)
+            app.out(f"held:        {message.removeprefix('held: ')}")
+        else:
+            app.out(f"note:        {message}")
     app.out(f"disabled:    {data['disabled_reason'] or 'no'}")
     app.out(
         f"next run:    {_when(data['next_run'])}"

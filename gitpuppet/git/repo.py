@@ -28,7 +28,7 @@ import pygit2
 from pygit2.enums import SortMode
 
 from gitpuppet.errors import GitpuppetError
-from gitpuppet.git import compact
+from gitpuppet.git import compact, salvage
 from gitpuppet.git.commits import CommitInfo, parse_trailers
 from gitpuppet.git.health import BROKEN, missing, salvage_marks, unreadable
 from gitpuppet.git.remote import (
@@ -148,12 +148,12 @@ class NodeRepo:
                 try:
                     result = self._fetch_existing(start)
                 except FetchError as failed:
-                    problem = self.health_problem()
+                    problem = self.health_problem() or salvage.rewritten_problem(failed.errors)
                     if problem is None:
                         raise
                     result = self._reclone(start, problem, failed.errors)
                 else:
-                    problem = self.health_problem()
+                    problem = self.health_problem() or self._history_problem(result.head)
                     if problem is not None:
                         result = self._reclone(start, problem, result.errors)
             else:
@@ -232,6 +232,8 @@ class NodeRepo:
             problem = unreadable(repo, [result.head])
             if problem:
                 raise FetchError([f"{redact(result.url)}: the fetched commit {problem}"])
+            if salvage.copy_commits(self.path, repo, list(marks.values())):
+                repo = pygit2.Repository(str(tmp))  # sees the pack of the copied commits
             result.lost_marks = self._restore_marks(repo, result.url, marks)
             del repo
             old = self.path.with_name(f".{self.path.name}.old")
@@ -291,6 +293,12 @@ class NodeRepo:
             self._repo = None
             return str(exc)
         return None
+
+    def _history_problem(self, head: str) -> str | None:
+        try:
+            return salvage.missing_parent(self.repo, head)
+        except _BROKEN as exc:
+            return f"the history of {head[:12]} cannot be read: {exc}"
 
     def health_problem(self) -> str | None:
         """Why the clone is unusable (refs broken, objects of the head or a mark unreadable)."""

@@ -2,8 +2,9 @@
 
 ssh signatures (git's `gpg.format=ssh`) are checked the way git checks them: `ssh-keygen -Y
 find-principals` names the signer, `ssh-keygen -Y verify` checks the signature over the commit
-payload in the `git` namespace, at the commit's committer time (so `valid-before` /
-`valid-after` in allowed_signers apply to when the commit was made, as in git).
+payload in the `git` namespace, at the commit's committer time (as git does) and also at the
+time this node first saw the commit: the signer chose the committer time, so a key past its
+`valid-before` could otherwise sign a back-dated commit that verifies.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ class Verification:
     reason: str
 
 
-def verify_commit(repo: pygit2.Repository, commit_id: str, allowed_signers: Path) -> Verification:
-    """Check the commit's ssh signature against `allowed_signers`; never raises for a bad one."""
+def verify_commit(
+    repo: pygit2.Repository,
+    commit_id: str,
+    allowed_signers: Path,
+    seen_at: float | None = None,
+) -> Verification:
+    """Check the commit's ssh signature against `allowed_signers` at its committer time and at
+    `seen_at` (when this node first saw it); never raises for a bad one."""
     try:
         commit = repo.get(commit_id)
     except (ValueError, pygit2.GitError):
@@ -54,35 +61,49 @@ def verify_commit(repo: pygit2.Repository, commit_id: str, allowed_signers: Path
         return Verification(
             False, None, f"allowed_signers file {allowed_signers} does not exist (fix verify:)"
         )
-    when = "-Overify-time=" + time.strftime("%Y%m%d%H%M%S", time.gmtime(commit.commit_time)) + "Z"
+    times = {"its commit time": float(commit.commit_time)}
+    if seen_at is not None:
+        times["the time this node first saw it"] = seen_at
     with tempfile.TemporaryDirectory(prefix="gitpuppet-verify-") as tmp:
         sig = Path(tmp) / "commit.sig"
         sig.write_bytes(signature)
-        try:
-            found = _ssh_keygen(
-                ["-Y", "find-principals", when, "-f", str(allowed_signers), "-s", str(sig)]
-            )
-        except GitpuppetError as exc:
-            return Verification(False, None, f"commit {short}: cannot check its signature: {exc}")
-        principals = [p for p in found.stdout.splitlines() if p.strip()]
-        if found.returncode != 0 or not principals:
-            return Verification(
-                False,
-                None,
-                f"commit {short} is signed by a key that is not in {allowed_signers}"
-                f" (or not valid at its commit time)",
-            )
-        failure = ""
-        for principal in principals:
-            checked = _ssh_keygen(
-                ["-Y", "verify", when, "-f", str(allowed_signers), "-I", principal, "-n", "git"]
-                + ["-s", str(sig)],
-                payload,
-            )
-            if checked.returncode == 0:
-                return Verification(True, principal, f"commit {short} signed by {principal}")
-            lines = checked.output.strip().splitlines()
-            failure = lines[-1] if lines else "no reason given"
+        check = Verification(False, None, f"commit {short} was not checked")
+        for label, when in times.items():
+            check = _verify_at(short, sig, payload, allowed_signers, when, label)
+            if not check.ok:
+                return check
+        return check
+
+
+def _verify_at(
+    short: str, sig: Path, payload: bytes, allowed: Path, when: float, label: str
+) -> Verification:
+    """The signature in `sig` over `payload`, checked as valid at epoch time `when`."""
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(when))
+    at = f"-Overify-time={stamp}Z"
+    try:
+        found = _ssh_keygen(["-Y", "find-principals", at, "-f", str(allowed), "-s", str(sig)])
+    except GitpuppetError as exc:
+        return Verification(False, None, f"commit {short}: cannot check its signature: {exc}")
+    principals = [p for p in found.stdout.splitlines() if p.strip()]
+    if found.returncode != 0 or not principals:
+        return Verification(
+            False,
+            None,
+            f"commit {short} is signed by a key that is not in {allowed}"
+            f" (or not valid at {label}, {stamp[:8]})",
+        )
+    failure = ""
+    for principal in principals:
+        checked = _ssh_keygen(
+            ["-Y", "verify", at, "-f", str(allowed), "-I", principal, "-n", "git"]
+            + ["-s", str(sig)],
+            payload,
+        )
+        if checked.returncode == 0:
+            return Verification(True, principal, f"commit {short} signed by {principal}")
+        lines = checked.output.strip().splitlines()
+        failure = lines[-1] if lines else "no reason given"
     return Verification(
         False,
         principals[0],
