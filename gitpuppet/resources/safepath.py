@@ -73,10 +73,6 @@ class Parent:
         """Nobody but root can replace what is at `name` (the directory is safe and closed)."""
         return self.safe and closed(self.st)
 
-    def child(self, name: str) -> Parent:
-        """The same directory, for another entry in it (shares the descriptor: do not close)."""
-        return Parent(self.fd, name, os.path.join(self.dir_path, name), self.st, self.safe)
-
     def lstat(self) -> os.stat_result | None:
         """lstat of the entry, or None when there is nothing there."""
         try:
