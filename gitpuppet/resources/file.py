@@ -18,24 +18,24 @@ from gitpuppet.resources.filetree import (
     Entry,
     dir_mode,
     kind_of,
-    make_dir,
-    remove_path,
     scan,
-    set_meta,
     short_digest,
     sync_tree,
     tree_changes,
 )
-from gitpuppet.resources.fsutil import (
+from gitpuppet.resources.fsat import (
     finish_write,
-    gid_of,
-    group_name,
-    remove_stale_temps,
-    uid_of,
-    unified_diff,
-    user_name,
+    make_dir,
+    make_link,
+    read_file,
+    readlink,
+    remove,
+    set_meta,
+    sweep_temps,
     write_temp,
 )
+from gitpuppet.resources.fsutil import gid_of, group_name, uid_of, unified_diff, user_name
+from gitpuppet.resources.safepath import MissingParent, Parent, open_parent
 from gitpuppet.resources.schema import FileParams
 
 VALIDATE_TIMEOUT = 120
@@ -82,20 +82,24 @@ class FileType(ResourceType):
     batch_writes = True
 
     def current(self, res: Resource, ctx: ApplyContext) -> FileState:
-        """One lstat; the content is read only when it is managed; a tree only with recurse."""
+        """One lstat; the content is read only when it is managed; a tree only with recurse.
+        Read through the parent directory's descriptor (safepath), never through a link."""
         p: FileParams = res.params
         try:
-            st = os.lstat(p.path)
-        except (FileNotFoundError, NotADirectoryError):
+            at = open_parent(p.path, ctx.cache)
+        except MissingParent:
             return FileState(None)
-        state = FileState(kind_of(st), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st=st)
-        if state.kind == "link":
-            state.target = os.readlink(p.path)
-        elif state.kind == "file" and p.data is not None and p.replace and p.ensure != "absent":
-            with open(p.path, "rb") as fh:
-                state.data = fh.read()
-        elif state.kind == "directory" and p.recurse:
-            state.entries = scan(p.path)
+        with at:
+            st = at.lstat()
+            if st is None:
+                return FileState(None)
+            state = FileState(kind_of(st), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st=st)
+            if state.kind == "link":
+                state.target = readlink(at)
+            elif state.kind == "file" and p.data is not None and p.replace and p.ensure != "absent":
+                state.data, _ = read_file(at)
+            elif state.kind == "directory" and p.recurse:
+                state.entries = scan(at)
         return state
 
     def diff(self, cur: FileState, res: Resource, ctx: ApplyContext) -> list[Change]:
@@ -135,9 +139,15 @@ class FileType(ResourceType):
     ) -> None:
         """Make the path what it should be; the replaced content goes to the backup store."""
         p: FileParams = res.params
+        with open_parent(p.path, ctx.cache) as at:
+            self._apply_at(at, p, cur, changes, ctx)
+
+    def _apply_at(
+        self, at: Parent, p: FileParams, cur: FileState, changes: list[Change], ctx: ApplyContext
+    ) -> None:
         backups = BackupStore(ctx.state_dir) if p.backup else None
         if p.ensure == "absent":
-            remove_path(p.path, cur.kind, p.force, backups)
+            remove(at, cur.kind, p.force, backups)
             return
         uid = uid_of(p.owner) if p.owner is not None else None
         gid = gid_of(p.group) if p.group is not None else None
@@ -148,19 +158,20 @@ class FileType(ResourceType):
             and cur.kind != want
             and not (p.ensure == "present" and cur.kind == "link")
         ):
-            cur = _clear_the_way(p, cur, want, backups)
+            cur = _clear_the_way(at, p, cur, want, backups)
         if want == "link":
-            _make_link(p, cur, backups)
+            _make_link(at, p, cur, backups)
         elif want == "directory":
             if cur.kind is None:
-                make_dir(p.path, dir_mode(mode))
-            set_meta(p.path, dir_mode(mode), uid, gid)
+                make_dir(at, dir_mode(mode))
+            set_meta(at, dir_mode(mode), uid, gid)
             if p.tree is not None:
-                sync_tree(p, cur.entries if cur.kind else {}, mode, uid, gid, backups, ctx.batch)
+                have = cur.entries if cur.kind else {}
+                sync_tree(at, p, have, mode, uid, gid, backups, ctx.batch)
         elif any(c.attr in ("content", "ensure") for c in changes):
-            _write_file(p, cur, mode, uid, gid, backups, ctx)
+            _write_file(at, p, cur, mode, uid, gid, backups, ctx)
         else:
-            set_meta(p.path, mode, uid, gid)
+            set_meta(at, mode, uid, gid)
 
 
 def _meta_changes(
@@ -180,7 +191,7 @@ def _meta_changes(
 
 
 def _clear_the_way(
-    p: FileParams, cur: FileState, want: str | None, backups: BackupStore | None
+    at: Parent, p: FileParams, cur: FileState, want: str | None, backups: BackupStore | None
 ) -> FileState:
     """Remove what stands where a different kind of thing belongs: a directory only with force."""
     if cur.kind == "directory" and not p.force:
@@ -192,12 +203,13 @@ def _clear_the_way(
             f"{p.path} is a {cur.kind}, not a directory", hint="set force: true to replace it"
         )
     if cur.kind == "directory" or want == "directory":
-        remove_path(p.path, cur.kind, True, backups)
+        remove(at, cur.kind, True, backups)
         return FileState(None)
     return cur  # a file or link is replaced atomically by the rename that follows
 
 
 def _write_file(
+    at: Parent,
     p: FileParams,
     cur: FileState,
     mode: int | None,
@@ -209,15 +221,12 @@ def _write_file(
     """Write the new content beside the file, validate it, back up the old, rename over
     (now, or when the applier commits the run's write batch)."""
     was_file = cur.kind == "file"
-    remove_stale_temps(p.path, ctx.swept)
+    sweep_temps(at, ctx.swept)
     data = p.data
     if data is None:  # `present` or no content: keep what is there
-        data = b""
-        if was_file:
-            with open(p.path, "rb") as fh:
-                data = fh.read()
+        data = read_file(at)[0] if was_file else b""
     tmp = write_temp(
-        p.path,
+        at,
         data,
         mode=mode if mode is not None else (cur.mode if was_file else 0o644),
         uid=uid if uid is not None else (cur.uid if was_file else None),
@@ -226,17 +235,22 @@ def _write_file(
     )
     try:
         if p.validate:
-            _validate(p.validate, tmp, p.path)
+            _validate(p.validate, _temp_path(at, tmp), p.path)
         if backups is not None and was_file:
-            old = cur.data
-            if old is None:
-                with open(p.path, "rb") as fh:
-                    old = fh.read()
+            old = cur.data if cur.data is not None else read_file(at)[0]
             backups.save(p.path, old, cur.st, ctx.batch)
     except BaseException:
-        os.unlink(tmp)
+        os.unlink(tmp, dir_fd=at.fd)
         raise
-    finish_write(tmp, p.path, ctx.batch)
+    finish_write(at, tmp, ctx.batch)
+
+
+def _temp_path(at: Parent, tmp: str) -> str:
+    """A path for the validate command to read the temp file by: through our descriptor of
+    the directory when a user could swap the directory's path for a link meanwhile."""
+    if at.guarded:
+        return os.path.join(at.dir_path, tmp)
+    return f"/proc/{os.getpid()}/fd/{at.fd}/{tmp}"
 
 
 def _validate(command: str, tmp: str, path: str) -> None:
@@ -250,28 +264,13 @@ def _validate(command: str, tmp: str, path: str) -> None:
         )
 
 
-def _make_link(p: FileParams, cur: FileState, backups: BackupStore | None) -> None:
+def _make_link(at: Parent, p: FileParams, cur: FileState, backups: BackupStore | None) -> None:
     """Create the link beside the path and rename it over, so the path is never missing."""
     assert p.target is not None
     if cur.kind == "file" and backups is not None:
-        with open(p.path, "rb") as fh:
-            backups.save(p.path, fh.read(), cur.st)
-    directory, name = os.path.split(p.path)
-    if directory and not os.path.isdir(directory):
-        raise ApplyError(
-            f"parent directory {directory} does not exist",
-            hint=f"declare it (file: {directory}, ensure: directory) or create it",
-        )
-    tmp = os.path.join(directory, f".{name}.gitpuppet-link-{os.getpid()}")
-    try:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(p.target, tmp)
-        os.rename(tmp, p.path)
-    except OSError as exc:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise ApplyError(f"cannot create link {p.path}: {exc.strerror}") from None
+        data, st = read_file(at)
+        backups.save(p.path, data, st)
+    make_link(at, p.target)
 
 
 TYPE: Any = FileType()

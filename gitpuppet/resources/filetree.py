@@ -3,22 +3,15 @@ reading a tree, comparing it with the wanted one, making it so, removing things.
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import stat
 from dataclasses import dataclass
 
 from gitpuppet.backup import BackupStore
-from gitpuppet.errors import ApplyError
 from gitpuppet.model import REDACTED, Change
-from gitpuppet.resources.fsutil import (
-    WriteBatch,
-    finish_write,
-    group_name,
-    user_name,
-    write_temp,
-)
+from gitpuppet.resources.fsat import finish_write, make_dir, read_file, remove, set_meta, write_temp
+from gitpuppet.resources.fsutil import WriteBatch, group_name, user_name
+from gitpuppet.resources.safepath import MissingParent, Parent, open_inside
 from gitpuppet.resources.schema import FileParams
 
 
@@ -56,22 +49,23 @@ def short_digest(data: bytes | None) -> str | None:
     return None if data is None else "sha256:" + hashlib.sha256(data).hexdigest()[:16]
 
 
-def scan(root: str) -> dict[str, Entry]:
-    """Everything under `root`, by path relative to it; only regular files are read."""
+def scan(top: Parent) -> dict[str, Entry]:
+    """Everything inside the directory `top` names, by path relative to it; only regular files
+    are read. Never descends into or reads through a link (os.fwalk on descriptors)."""
     out: dict[str, Entry] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
+    walker = os.fwalk(top.name, dir_fd=top.fd, follow_symlinks=False)
+    for dirpath, dirnames, filenames, dirfd in walker:
+        rel_dir = os.path.relpath(dirpath, top.name)
         for name in dirnames + filenames:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            full = os.path.join(dirpath, name)
-            # os.walk lists a link to a directory among dirnames: lstat says what it really is,
-            # and a fifo is never opened (it would block).
-            st = os.lstat(full)
+            try:
+                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
             kind = kind_of(st)
             data = None
-            if kind == "file":
-                with open(full, "rb") as fh:
-                    data = fh.read()
+            if kind == "file":  # a fifo is never opened (it would block), a link never read
+                data, st = read_file(Parent(dirfd, name, f"{top.path}/{rel}", st, False))
             out[rel] = Entry(kind, data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
     return out
 
@@ -119,6 +113,7 @@ def tree_changes(
 
 
 def sync_tree(
+    top: Parent,
     p: FileParams,
     have: dict[str, Entry],
     mode: int | None,
@@ -127,96 +122,57 @@ def sync_tree(
     backups: BackupStore | None,
     batch: WriteBatch | None = None,
 ) -> None:
-    """Make the directory's contents match `p.tree`; with purge, remove what is not in it.
-    With `batch`, new contents are staged there (see fsutil.WriteBatch)."""
+    """Make the contents of the directory `top` names match `p.tree`; with purge, remove what
+    is not in it. Every entry is reached from `top` without following a link. With `batch`, new
+    contents are staged there (see fsutil.WriteBatch)."""
     assert p.tree is not None
     for rel, data in sorted(p.tree.items()):
-        full = os.path.join(p.path, rel)
-        entry = have.get(rel)
-        kind = entry.kind if entry else None
-        if data is None:
-            if kind != "directory":
-                if kind is not None:
-                    remove_path(full, kind, True, backups)
-                make_dir(full, dir_mode(mode))
-            set_meta(full, dir_mode(mode), uid, gid)
-            continue
-        if kind == "directory":
-            remove_path(full, kind, True, backups)
-            kind = None
-        if kind != "file" or entry is None or entry.data != data:
-            if kind == "file":
-                if backups is not None and entry is not None and entry.data is not None:
-                    backups.save(full, entry.data, os.lstat(full), batch)
-            elif kind is not None:
-                remove_path(full, kind, True, backups)  # a link or fifo where a file belongs
-            tmp = write_temp(
-                full,
-                data,
-                mode=0o644 if mode is None else mode,
-                uid=uid,
-                gid=gid,
-                sync=batch is None,
-            )
-            finish_write(tmp, full, batch)
-        else:
-            set_meta(full, mode, uid, gid)
+        with open_inside(top, rel) as at:
+            _sync_entry(at, data, have.get(rel), mode, uid, gid, backups, batch)
     if p.purge:
         # Deepest first, so a directory is empty of managed things before it goes.
         for rel in sorted(set(have) - set(p.tree), key=lambda r: -r.count("/")):
-            full = os.path.join(p.path, rel)
-            if os.path.lexists(full):
-                remove_path(full, have[rel].kind, True, backups)
+            try:
+                at = open_inside(top, rel)
+            except MissingParent:
+                continue  # its directory went first
+            with at:
+                st = at.lstat()
+                if st is not None:  # what is there now: a link swapped in is unlinked only
+                    remove(at, kind_of(st), True, backups)
 
 
-def make_dir(path: str, mode: int | None) -> None:
-    """mkdir with a message a person can act on."""
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        raise ApplyError(
-            f"parent directory {parent} does not exist",
-            hint=f"declare it (file: {parent}, ensure: directory) or create it",
-        )
-    try:
-        os.mkdir(path, 0o755 if mode is None else mode)
-    except OSError as exc:
-        raise ApplyError(f"cannot create directory {path}: {exc.strerror}") from None
-
-
-def set_meta(path: str, mode: int | None, uid: int | None, gid: int | None) -> None:
-    """Set owner, group and mode where given (never following a link)."""
-    try:
-        if uid is not None or gid is not None:
-            os.lchown(path, -1 if uid is None else uid, -1 if gid is None else gid)
-        if mode is not None:
-            os.chmod(path, mode)
-    except OSError as exc:
-        raise ApplyError(f"cannot set owner or mode of {path}: {exc.strerror}") from None
-
-
-def remove_path(path: str, kind: str | None, force: bool, backups: BackupStore | None) -> None:
-    """Remove a file, link or (empty, or with force any) directory; a file's content is backed up."""
-    try:
-        if kind == "directory":
-            if not force:
-                try:
-                    os.rmdir(path)
-                    return
-                except OSError as exc:
-                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                        raise ApplyError(
-                            f"{path} is a directory that is not empty",
-                            hint="set force: true to remove it with its contents",
-                        ) from None
-                    raise
-            shutil.rmtree(path)
-            return
-        if kind == "file" and backups is not None:
-            st = os.lstat(path)
-            with open(path, "rb") as fh:
-                backups.save(path, fh.read(), st)
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise ApplyError(f"cannot remove {path}: {exc.strerror}") from None
+def _sync_entry(
+    at: Parent,
+    data: bytes | None,
+    entry: Entry | None,
+    mode: int | None,
+    uid: int | None,
+    gid: int | None,
+    backups: BackupStore | None,
+    batch: WriteBatch | None,
+) -> None:
+    kind = entry.kind if entry else None
+    if data is None:
+        if kind != "directory":
+            if kind is not None:
+                remove(at, kind, True, backups)
+            make_dir(at, dir_mode(mode))
+        set_meta(at, dir_mode(mode), uid, gid)
+        return
+    if kind == "directory":
+        remove(at, kind, True, backups)
+        kind = None
+    if kind == "file" and entry is not None and entry.data == data:
+        set_meta(at, mode, uid, gid)
+        return
+    if kind == "file":
+        st = at.lstat()
+        if backups is not None and entry is not None and entry.data is not None and st:
+            backups.save(at.path, entry.data, st, batch)
+    elif kind is not None:
+        remove(at, kind, True, backups)  # a link or fifo where a file belongs
+    tmp = write_temp(
+        at, data, mode=0o644 if mode is None else mode, uid=uid, gid=gid, sync=batch is None
+    )
+    finish_write(at, tmp, batch)

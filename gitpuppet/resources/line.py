@@ -15,28 +15,29 @@ def edit_line(text: str, p: LineParams) -> str:
     lines = text.splitlines()
     trailing = text.endswith("\n") or not text
     match = re.compile(p.match) if p.match else None
+    want = p.wanted
     if p.ensure == "absent":
-        kept = [ln for ln in lines if not (ln == p.line or (match and match.search(ln)))]
+        kept = [ln for ln in lines if not (ln == want or (match and match.search(ln)))]
         if kept == lines:
             return text
         return "\n".join(kept) + ("\n" if kept and trailing else "")
-    assert p.line is not None
+    assert want is not None
     if match:
         hits = [i for i, ln in enumerate(lines) if match.search(ln)]
         if hits:
-            if lines[hits[-1]] == p.line:
+            if lines[hits[-1]] == want:
                 return text
-            lines[hits[-1]] = p.line
+            lines[hits[-1]] = want
             return "\n".join(lines) + ("\n" if trailing else "")
-    if p.line in lines:
+    if want in lines:
         return text
     if p.after:
         after = re.compile(p.after)
         hits = [i for i, ln in enumerate(lines) if after.search(ln)]
         if hits:
-            lines.insert(hits[-1] + 1, p.line)
+            lines.insert(hits[-1] + 1, want)
             return "\n".join(lines) + ("\n" if trailing else "")
-    lines.append(p.line)
+    lines.append(want)
     return "\n".join(lines) + "\n"
 
 
@@ -48,6 +49,9 @@ class LineType(TextEditType):
 
     def edit(self, text: str, res: Resource) -> str:
         return edit_line(text, res.params)
+
+    def follow(self, res: Resource) -> bool:
+        return bool(res.params.follow)
 
 
 TYPE: Any = LineType()

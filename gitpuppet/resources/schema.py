@@ -254,28 +254,38 @@ def account_problems(kind: str, name: str, number: int | None, key: str) -> list
 
 @dataclass(slots=True)
 class LineParams(Params):
-    # The title is the line itself: `- line: "PermitRootLogin no"` (a `line:` attribute beside
-    # the `line:` type key would be a duplicate YAML key).
+    # The title is the line itself: `- line: "PermitRootLogin no"`, or, with `text:`, only a
+    # name (`- line: set the db password` + `text: "password=..."`), so that a sensitive line
+    # need not be its own title. (A `line:` attribute beside the `line:` type key would be a
+    # duplicate YAML key, hence `text`.)
     type_name = "line"
     namevar = "line"
     path: str = attr(STR)
     line: str | None = attr(STR)
+    text: str | None = attr(STR, doc="the line, when the title is only a name")
     match: str | None = attr(STR)
     after: str | None = attr(STR)
     ensure: str = attr(STR, "present", ("present", "absent"))
+    follow: bool = attr(BOOL, False, doc="edit the file a link at `path` points to")
+
+    @property
+    def wanted(self) -> str | None:
+        """The line to ensure: `text` when given (the title is then a name), else the title."""
+        return self.text if self.text is not None else self.line
 
     def check(self) -> list[tuple[str, str]]:
         errs = []
+        key = "text" if self.text is not None else "line"
         if not self.path:
             errs.append(("path", "line needs a path"))
         elif not os.path.isabs(self.path):
             errs.append(("path", f"path '{self.path}' is not absolute"))
-        if self.ensure == "present" and self.line is None:
+        if self.ensure == "present" and self.wanted is None:
             errs.append(("line", "line needs `line:` (the text to ensure)"))
-        if self.ensure == "absent" and self.line is None and self.match is None:
+        if self.ensure == "absent" and self.wanted is None and self.match is None:
             errs.append(("ensure", "ensure: absent needs `line:` or `match:`"))
-        if self.line is not None and "\n" in self.line:
-            errs.append(("line", "line must be a single line"))
+        if self.wanted is not None and "\n" in self.wanted:
+            errs.append((key, "line must be a single line"))
         for key in ("match", "after"):
             pattern = getattr(self, key)
             if pattern is not None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 from gitpuppet.backup import BackupStore
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import REDACTED, Change, Resource
 from gitpuppet.resources.base import ApplyContext, ResourceType
-from gitpuppet.resources.fsutil import atomic_write, unified_diff
+from gitpuppet.resources.fsat import finish_write, read_file, readlink, sweep_temps, write_temp
+from gitpuppet.resources.fsutil import unified_diff
+from gitpuppet.resources.safepath import MAX_LINKS, MissingParent, Parent, UnsafePath, open_parent
 
 
 class TextEditType(ResourceType):
@@ -23,14 +26,51 @@ class TextEditType(ResourceType):
     def edit(self, text: str, res: Resource) -> str:
         raise NotImplementedError
 
+    def follow(self, res: Resource) -> bool:
+        """Whether a link at the path is followed (the file it points to is edited)."""
+        return True
+
     def current(self, res: Resource, ctx: ApplyContext) -> str | None:
+        """The file's text, read through its directory's descriptor (safepath)."""
         try:
-            with open(self.path(res), encoding="utf-8", newline="") as fh:
-                return fh.read()
-        except FileNotFoundError:
+            at = self._open(res, ctx)
+        except MissingParent:
             return None
+        with at:
+            if at.lstat() is None:
+                return None
+            data, _ = read_file(at)
+        try:
+            return data.decode("utf-8")
         except UnicodeDecodeError:
             raise ApplyError(f"{self.path(res)} is not UTF-8 text") from None
+
+    def _open(self, res: Resource, ctx: ApplyContext) -> Parent:
+        """The directory of the file to edit: with follow, the one a link at the path points
+        into (a link only root could have made; at most MAX_LINKS of them)."""
+        path = self.path(res)
+        at = open_parent(path, ctx.cache)
+        for _ in range(MAX_LINKS):
+            st = at.lstat()
+            if st is None or not stat.S_ISLNK(st.st_mode):
+                return at
+            with at:
+                if not self.follow(res):
+                    raise ApplyError(
+                        f"{at.path} is a symbolic link: {self.name} does not edit through it",
+                        hint="set follow: true to edit the file it points to, or give the "
+                        "real path",
+                    )
+                if not at.guarded:
+                    raise UnsafePath(
+                        f"{at.path} is a symbolic link in a directory that a non-root user "
+                        "can change: not followed",
+                        hint="give the real path",
+                    )
+                target = readlink(at)
+            at = open_parent(os.path.join(at.dir_path, target), ctx.cache)
+        at.close()
+        raise ApplyError(f"{path}: too many levels of symbolic links")
 
     def diff(self, cur: Any, res: Resource, ctx: ApplyContext) -> list[Change]:
         if cur is None:
@@ -57,16 +97,18 @@ class TextEditType(ResourceType):
         path = self.path(res)
         if cur is None and not self.create_missing:
             raise ApplyError(f"{path} does not exist", hint=f"manage the file first (file: {path})")
-        # Edit the file a link points to (/etc/hosts may be a link), never replace the link.
-        path = os.path.realpath(path)
         new = self.edit(cur or "", res)
-        st = os.stat(path) if cur is not None else None
-        if cur is not None:
-            BackupStore(ctx.state_dir).save(path, cur.encode(), st)
-        atomic_write(
-            path,
-            new.encode(),
-            mode=st.st_mode & 0o7777 if st else 0o644,
-            uid=st.st_uid if st else None,
-            gid=st.st_gid if st else None,
-        )
+        with self._open(res, ctx) as at:
+            sweep_temps(at)
+            st = None
+            if cur is not None:
+                data, st = read_file(at)
+                BackupStore(ctx.state_dir).save(os.path.realpath(at.path), data, st)
+            tmp = write_temp(
+                at,
+                new.encode(),
+                mode=st.st_mode & 0o7777 if st else 0o644,
+                uid=st.st_uid if st else None,
+                gid=st.st_gid if st else None,
+            )
+            finish_write(at, tmp, None)
