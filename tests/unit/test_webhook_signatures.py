@@ -6,8 +6,12 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -342,3 +346,27 @@ def test_trigger_waits_for_a_held_lock_then_runs() -> None:
         worker.join(5)
     assert calls == ["try"] * 3
     assert sum("trying again" in m for m in messages) == 2
+
+
+# --- the systemd unit ----------------------------------------------------------------------
+
+
+def test_systemd_unit_is_valid_and_shipped(tmp_path: Path) -> None:
+    """The unit runs this command with a secret file, parses in systemd, and is package data."""
+    repo = Path(__file__).resolve().parents[2]
+    unit = (repo / "systemd/gitpuppet-webhook.service").read_text()
+    (exec_start,) = [x for x in unit.splitlines() if x.startswith("ExecStart=")]
+    assert " webhook --listen " in exec_start and "--secret-file /etc/gitpuppet/" in exec_start
+    assert "@" not in unit.split("[Unit]", 1)[1]  # installable by hand: no placeholders
+    project = tomllib.loads((repo / "pyproject.toml").read_text())
+    shipped = project["tool"]["setuptools"]["data-files"]["share/gitpuppet/systemd"]
+    assert "systemd/gitpuppet-webhook.service" in shipped
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd) to parse the unit")
+    local = exec_start.split()[0].removeprefix("ExecStart=")
+    copy = tmp_path / "gitpuppet-webhook.service"
+    copy.write_text(unit.replace(local, sys.executable))  # an executable that exists here
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "gitpuppet-webhook" not in done.stderr, done.stderr
