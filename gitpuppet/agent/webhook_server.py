@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,6 +176,16 @@ class HookServer(ThreadingHTTPServer):
         finally:
             self.slots.release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, no traceback (socketserver prints one to stderr by default)."""
+        exc = sys.exc_info()[1]
+        log = getattr(self.RequestHandlerClass, "hook", None)
+        text = (
+            f"gitpuppet webhook: {client_address[0]}: request failed: {type(exc).__name__}: {exc}"
+        )
+        if log is not None:
+            log.on_message(printable(text))
+
 
 @dataclass
 class HookSettings:
@@ -213,7 +224,9 @@ class HookHandler(BaseHTTPRequestHandler):
     hook: HookSettings
     deliveries: SeenDeliveries
     server_version = "gitpuppet-webhook"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version for the world to see
 
     def setup(self) -> None:
         super().setup()
@@ -303,4 +316,10 @@ class HookHandler(BaseHTTPRequestHandler):
         """Answers are logged by `_answer`, with their reason."""
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
-        self.hook.on_message(f"gitpuppet webhook: {self.client_address[0]}: {format % args}")
+        text = f"gitpuppet webhook: {self.client_address[0]}: {format % args}"
+        self.hook.on_message(printable(text))
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped: a request line cannot forge log lines."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

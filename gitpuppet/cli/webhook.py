@@ -66,18 +66,21 @@ def command(app: App, listen: str, secret_file: str, url_path: str, timeout: flo
     trigger = RunTrigger(lambda: _one_run(app, config), say)
     settings = HookSettings(secret, config.branch, url_path, trigger, say, timeout=timeout)
     server = make_server(address, settings)
+    stopped_by: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only flags here: printing from a signal handler can collide with a print in progress.
+        stopped_by.append(signal.Signals(signum).name)
+        trigger.stop()
+
+    # Before anything is announced: a SIGTERM right after start must stop it cleanly too.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    serving = threading.Thread(target=server.serve_forever, name="webhook-http", daemon=True)
+    serving.start()
     say(
         f"gitpuppet webhook: listening on {server.bound.url(url_path)}; "
         f"a push to refs/heads/{config.branch} starts a run"
     )
-    serving = threading.Thread(target=server.serve_forever, name="webhook-http", daemon=True)
-    serving.start()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        say(f"gitpuppet webhook: {signal.Signals(signum).name}, stopping after the run in flight")
-        trigger.stop()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         trigger.loop()
     finally:
@@ -85,6 +88,7 @@ def command(app: App, listen: str, secret_file: str, url_path: str, timeout: flo
             signal.signal(sig, handler)
         server.shutdown()
         server.server_close()
+    say(f"gitpuppet webhook: {', '.join(stopped_by) or 'stop'}: stopped")
     raise SystemExit(0)
 
 

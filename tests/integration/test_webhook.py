@@ -361,8 +361,13 @@ def test_method_path_and_length_are_checked(node: Node) -> None:
     with socket.create_connection(_address(node), timeout=10) as conn:
         conn.sendall(b"POST /hooks/gitpuppet HTTP/1.1\r\nHost: x\r\n\r\n")
         assert conn.recv(4096).startswith(b"HTTP/1.0 411")
+    with socket.create_connection(_address(node), timeout=10) as conn:
+        conn.sendall(b"POST /\x1b[2Jfake\rline HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+        assert conn.recv(4096).startswith((b"HTTP/1.0 400", b"HTTP/1.0 404"))
     assert post(node.url, body, signed("github", body))[0] == 202
     node.wait_for("run finished")
+    assert "\x1b" not in node.output() and "\r" not in node.output()  # escaped in the log
+    assert "Traceback" not in node.output()
 
 
 def test_world_readable_secret_is_refused(node: Node) -> None:
