@@ -213,7 +213,8 @@ def event_of(headers: Mapping[str, str | None]) -> str:
 def ref_of(body: bytes, content_type: str) -> str:
     """The `ref` of a push payload (JSON, or GitHub's form encoding `payload=<json>`)."""
     text = body.decode("utf-8")
-    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+    form = content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+    if form and not text.lstrip().startswith("{"):  # some senders label JSON as a form
         values = parse_qs(text).get("payload")
         if not values:
             raise ValueError("a form-encoded body without a payload field")

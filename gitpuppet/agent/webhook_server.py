@@ -143,6 +143,9 @@ class HookServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 makes a burst of clients wait for SYN retries (1 s,
+    # 2 s, ...) before they are even accepted, and then refused if over MAX_CLIENTS.
+    request_queue_size = 128
 
     def __init__(self, listen: Listen, handler: type[BaseHTTPRequestHandler]) -> None:
         self.address_family = listen.family

@@ -206,6 +206,9 @@ def test_form_encoded_github_payload() -> None:
     assert ref_of(body, "application/x-www-form-urlencoded") == "refs/heads/production"
     headers = {**signed("github", body), "content-type": "application/x-www-form-urlencoded"}
     assert decide(headers, body, SECRET, "production", SeenDeliveries()).poke
+    assert ref_of(PUSH, "application/x-www-form-urlencoded") == "refs/heads/production"
+    with pytest.raises(ValueError, match="payload field"):
+        ref_of(b"other=1", "application/x-www-form-urlencoded")
 
 
 def test_event_names() -> None:
