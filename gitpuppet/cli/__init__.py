@@ -27,6 +27,7 @@ COMMANDS = {
     "pull": "fetch and move to the newest commit this node may apply",
     "run": "pull, then apply: what the timer runs",
     "agent": "run in the foreground every interval, with splay",
+    "webhook": "listen for push webhooks and start a run at once",
     "status": "the last run, the applied commit, disabled or not, the next run",
     "disable": "stop runs, with a reason",
     "enable": "allow runs again",
