@@ -102,6 +102,11 @@ def apply_tree(
         persist_pending=None if noop else persist,
     )
     exit_code = outcome.exit_code | extra_exit
+    if outcome.stopped:  # SIGTERM: say so in the report and the summary
+        messages = [
+            *(messages or []),
+            f"{outcome.stopped}: the resources not yet applied were skipped",
+        ]
     report = build_report(
         outcome,
         node=node,

@@ -50,7 +50,9 @@ def command(
     as_json: bool,
 ) -> None:
     """Compile and converge; exit code per SPEC §4.1 (1 on a compile error, nothing changed)."""
+    from gitpuppet import stopping
     from gitpuppet.cli.output import RunPrinter
+    from gitpuppet.cli.run import STOPPED
     from gitpuppet.session import apply_tree
 
     start = time.monotonic()
@@ -63,8 +65,8 @@ def command(
     printer = RunPrinter(
         quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
     )
-    try:
-        run = apply_tree(
+    try:  # SIGTERM/SIGINT within: finish the resource in flight, skip the rest, report
+        run = stopping.stop_on_signals()(apply_tree)(
             tree,
             node=name,
             facts=facts,
@@ -78,6 +80,8 @@ def command(
         )
     finally:
         printer.stop_progress()  # an error message must not land on a progress line
+    if run.outcome is not None and run.outcome.stopped:
+        app.out(f"warning: {run.outcome.stopped}: {STOPPED}", err=True)
     if as_json:
         assert run.report_path is not None
         app.out(run.report_path.read_text().rstrip())
