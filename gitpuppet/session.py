@@ -165,6 +165,11 @@ def apply_tree(
     exit_code = outcome.exit_code | extra_exit | (FAILED if writes.failed else 0)
     if not noop:
         _prune_backups(state_path, keep, writes)
+    if outcome.stopped:  # SIGTERM: say so in the report and the summary
+        messages = [
+            *(messages or []),
+            f"{outcome.stopped}: the resources not yet applied were skipped",
+        ]
     report = build_report(
         outcome,
         node=node,

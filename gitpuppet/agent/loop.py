@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable
-from types import FrameType
 
 import schedule
 
+from gitpuppet import stopping
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
 
@@ -25,22 +23,17 @@ def agent_loop(
 ) -> int:
     """Call `run(first)` now and then every interval until SIGTERM/SIGINT; 0 on a clean stop.
 
-    Runs happen in this thread one after another, so they never overlap; a signal sets a flag
-    and the run in flight finishes. An exception in one run is reported and the loop goes on.
+    Runs happen in this thread one after another, so they never overlap. The first signal lets
+    the run in flight finish its resource in flight, skip the rest and write its report; a
+    second ends the agent at once (stopping.StopNow). An exception in one run is reported and
+    the loop goes on.
     """
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        on_message(f"gitpuppet agent: {signal.Signals(signum).name}, stopping after this run")
-        stop.set()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     runs = 0
     scheduler = schedule.Scheduler()
 
     def one(first: bool = False) -> None:
         nonlocal runs
-        if stop.is_set():
+        if stopping.stop_reason():
             return
         try:
             code = run(first)
@@ -53,13 +46,13 @@ def agent_loop(
         runs += 1
 
     scheduler.every(max(int(config.interval), 1)).seconds.do(one)
-    try:
+    with stopping.stop_on_signals("gitpuppet agent"):
         one(first=True)
-        while not stop.is_set() and (max_runs is None or runs < max_runs):
+        while not stopping.stop_reason() and (max_runs is None or runs < max_runs):
             scheduler.run_pending()
             idle = scheduler.idle_seconds
-            stop.wait(min(max(idle if idle is not None else 1.0, 0.05), 1.0))
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+            stopping.sleep(min(max(idle if idle is not None else 1.0, 0.05), 1.0))
+        reason = stopping.stop_reason()
+        if reason:
+            on_message(f"gitpuppet agent: {reason}")
     return 0

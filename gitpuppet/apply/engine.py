@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from gitpuppet import stopping
 from gitpuppet.apply.groups import apply_group, commit_batch, must_commit_before, verify
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
@@ -34,6 +35,8 @@ class ApplyOutcome:
     exit_code: int
     seconds: float = 0.0
     noop: bool = False
+    # Why the run was cut short ("stopped by SIGTERM"): the resources after it were skipped.
+    stopped: str | None = None
 
 
 def exit_code_for(results: list[Result], noop: bool) -> int:
@@ -126,12 +129,14 @@ def apply_catalog(
     persist_pending: Callable[[set[str]], None] | None = None,
     on_begin: BeginHook | None = None,
     types: TypeLookup = get_type,
+    stop_reason: Callable[[], str | None] = stopping.stop_reason,
 ) -> ApplyOutcome:
     """Converge every (selected) resource of `catalog`, in order.
 
     `pending_refreshes` are refreshes left over from an earlier run; `persist_pending` is called
     with the new set whenever it changes, so a run that dies still remembers a due refresh.
-    `types` finds a type's implementation (tests pass their own).
+    `types` finds a type's implementation (tests pass their own). Once `stop_reason()` gives a
+    reason, the resources not yet applied are skipped with it and the exit code carries 4.
     """
     start = time.monotonic()
     run = _Run(ctx, noop, types, persist_pending, redactor=Redactor(catalog.resources))
@@ -155,6 +160,8 @@ def apply_catalog(
         by_type.setdefault(r.type, []).append(r)
     results: list[Result] = []
     emitted = 0
+    stopped: str | None = None
+    cut_short = False
 
     def settle(r: Resource, result: Result) -> None:
         _settle(run, r, result, refresh_out)
@@ -166,8 +173,14 @@ def apply_catalog(
                 commit_batch(run, settle)
             if on_begin is not None and not run.quiet_hooks:
                 run.call_hook(on_begin, index, len(chosen), res)
+            stopped = stopped or stop_reason()
             if res.ref in run.early:
                 result = run.early.pop(res.ref)
+            elif stopped:
+                result = Result(
+                    res.ref, Status.SKIPPED, message=f"skipped: {stopped}", resource=res
+                )
+                cut_short = True
             elif _applies_together(run, res, deps):
                 result = apply_group(run, res, by_type[res.type], incoming)
             else:
@@ -187,9 +200,10 @@ def apply_catalog(
         results,
         run.pending,
         count_results(results),
-        exit_code_for(results, noop),
+        exit_code_for(results, noop) | (4 if cut_short else 0),
         time.monotonic() - start,
         noop,
+        stopped if cut_short else None,
     )
 
 

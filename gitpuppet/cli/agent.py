@@ -7,11 +7,16 @@ import click
 from gitpuppet.cli.app import App, common_options
 
 
-@click.command(help="Run in the foreground every interval (with splay) until SIGTERM/SIGINT.")
+@click.command(
+    help="Run in the foreground every interval (with splay) until SIGTERM/SIGINT. A signal "
+    "lets the run in flight finish its current resource and write its report; a second one "
+    "stops at once."
+)
 @click.option("--noop", is_flag=True, help="Every run changes nothing.")
 @common_options
 def command(app: App, noop: bool) -> None:
     """The long-running agent (gitpuppet-agent.service)."""
+    from gitpuppet import stopping
     from gitpuppet.agent.loop import agent_loop
     from gitpuppet.agent.run import run_once
     from gitpuppet.cli.output import RunPrinter
@@ -23,7 +28,9 @@ def command(app: App, noop: bool) -> None:
     def run(first: bool) -> int:
         printer = RunPrinter(quiet=app.quiet, verbose=app.verbose, noop=noop)
         # The first run after start skips the splay: the service was just started on purpose.
-        result = run_once(config, noop=noop, now=first, on_result=printer.on_result)
+        result = run_once(
+            config, noop=noop, now=first, on_result=printer.on_result, sleep=stopping.sleep
+        )
         for message in result.messages:
             app.out(f"warning: {redact_url(message)}", err=True)
         return result.exit_code

@@ -63,8 +63,10 @@ def command(
 
     Like `run`, it holds the run lock and refuses a disabled machine (exit 3, SPEC §7.2).
     """
+    from gitpuppet import stopping
     from gitpuppet.agent.guard import converge_guard
     from gitpuppet.cli.output import RunPrinter
+    from gitpuppet.cli.run import STOPPED
     from gitpuppet.session import apply_tree
 
     start = time.monotonic()
@@ -81,8 +83,8 @@ def command(
         printer = RunPrinter(
             quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
         )
-        try:
-            run = apply_tree(
+        try:  # SIGTERM/SIGINT within: finish the resource in flight, skip the rest, report
+            run = stopping.stop_on_signals()(apply_tree)(
                 tree,
                 node=name,
                 facts=facts,
@@ -98,6 +100,8 @@ def command(
             printer.stop_progress()  # an error message must not land on a progress line
     for message in run.messages:  # a state-dir file that could not be written, say
         app.out(f"warning: {message}", err=True)
+    if run.outcome is not None and run.outcome.stopped:
+        app.out(f"warning: {run.outcome.stopped}: {STOPPED}", err=True)
     if as_json and run.report_path is not None:
         app.out(run.report_path.read_text().rstrip())
     else:

@@ -8,14 +8,21 @@ import click
 
 from gitpuppet.cli.app import App, common_options
 
+STOPPED = "the resources after the one in flight were skipped (exit code 4 or 6); see the report"
 
-@click.command(help="Pull, then apply: what the timer runs. --now skips the splay.")
+
+@click.command(
+    help="Pull, then apply: what the timer runs. --now skips the splay. SIGTERM/SIGINT finish "
+    "the resource in flight, skip the rest, write the report and exit 4 (6 with changes); a "
+    "second signal stops at once."
+)
 @click.option("--noop", is_flag=True, help="Change nothing; show what would change.")
 @click.option("--now", is_flag=True, help="Start at once (no splay delay).")
 @click.option("--diff", "show_diff", is_flag=True, help="Show unified diffs of content changes.")
 @common_options
 def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
     """One run; exit code per SPEC §4.1."""
+    from gitpuppet import stopping
     from gitpuppet.agent.run import run_once
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.config import load_config
@@ -24,11 +31,21 @@ def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
     config = load_config(app.config_path)
     printer = RunPrinter(quiet=app.quiet, verbose=app.verbose, show_diff=show_diff, noop=noop)
     start = time.monotonic()
-    result = run_once(
-        config, noop=noop, now=now, on_result=printer.on_result, on_begin=printer.on_begin
-    )
+    with stopping.stop_on_signals():
+        result = run_once(
+            config,
+            noop=noop,
+            now=now,
+            on_result=printer.on_result,
+            on_begin=printer.on_begin,
+            sleep=stopping.sleep,
+        )
+    applied = result.outcome.outcome if result.outcome else None
+    stopped = applied.stopped if applied else None
     for message in result.messages:
         app.out(f"warning: {redact_url(message)}", err=True)
+    if stopped:
+        app.out(f"warning: {stopped}: {STOPPED}", err=True)
     commit = f" at {result.commit[:12]}" if result.commit else ""
     printer.summary(result.node, result.counts, time.monotonic() - start, result.exit_code, commit)
     raise SystemExit(result.exit_code)

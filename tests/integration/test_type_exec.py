@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from gitpuppet.command import CommandTimeout
+from gitpuppet.command import OUTPUT_CAP, CommandTimeout
 from gitpuppet.errors import ApplyError
 from gitpuppet.resources.base import ApplyContext
 from gitpuppet.resources.exec import TYPE
@@ -132,3 +135,33 @@ def test_path_cwd_and_environment(tmp_path: Path, ctx: ApplyContext) -> None:
     assert TYPE.execute(res.params).output == f"hello from {tmp_path}\n"
     with pytest.raises(ApplyError, match="command not found: mytool"):
         converge(make("exec", "mytool", path=["/usr/bin", "/bin"]), ctx)
+
+
+def test_background_child_holding_stdout_is_not_a_timeout(
+    tmp_path: Path, ctx: ApplyContext
+) -> None:
+    """`sleep 100 & echo hi` exited 0: the exec converges at once and the child keeps running."""
+    pidfile = tmp_path / "child.pid"
+    res = make("exec", f"sleep 100 & echo $! > {pidfile}; echo hi", shell=True, timeout=60)
+    start = time.monotonic()
+    try:
+        assert TYPE.execute(res.params).output == "hi\n"
+        assert time.monotonic() - start < 10  # a timeout would be 60 s
+        os.kill(int(pidfile.read_text()), 0)
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_guard_and_command_output_is_capped_while_streamed(ctx: ApplyContext) -> None:
+    """A guard and a failing command that print 200 MB: capped output, start and end kept."""
+    noisy = "head -c 200M /dev/zero | tr '\\0' x; echo; echo the end"
+    res = make("exec", f"{noisy}; exit 3", shell=True, onlyif=noisy)
+    start = time.monotonic()
+    with pytest.raises(ApplyError) as info:
+        converge(res, ctx)
+    assert time.monotonic() - start < 30
+    output = info.value.output or ""
+    assert output.startswith("xxx") and output.endswith("x\nthe end\n")
+    assert re.search(r"\n\[\d+ bytes cut\]\n", output)
+    assert len(output) <= OUTPUT_CAP
