@@ -21,6 +21,7 @@ from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource
+from gitpuppet.resources import checks
 from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
 
 SETTINGS_KEYS = ("hierarchy", "rollout")
@@ -123,6 +124,7 @@ class Compiler:
         self.templates = Templates(tree)
         self.resources: list[Resource] = []
         self.by_ref: dict[Ref, Resource] = {}
+        self.by_path: dict[tuple[str, str], Ref] = {}  # file and git resources by their path
         self.containers: dict[Ref, list[Ref]] = {}
         self.container_pos: dict[Ref, SourcePos] = {}
         self.pending: list[_Pending] = []
@@ -345,9 +347,14 @@ class Compiler:
             title = title_raw if title_static else render(title_raw, local, pos)
             if isinstance(title, (dict, list)) or title is None or title == "":
                 raise SourceError(pos, f"the title of a {type_key} must be a non-empty string")
+            wrong = checks.not_text(title)
+            if wrong:
+                raise SourceError(pos, f"the title of a {type_key} {wrong}")
             title = str(title)
             rendered = {k: render(v, local, p) if dynamic else v for k, v, p, dynamic in parts}
             if is_type:
+                title = _typed_title(type_key, title, pos)
+                _no_none(type_key, rendered, parts)
                 self.declare_resource(
                     type_key,
                     title,
@@ -459,6 +466,8 @@ class Compiler:
                 f"{ref} is declared twice (also at {self.by_ref[ref].pos})",
                 "declare it once, or give the two different titles",
             )
+        if type_name in checks.PATH_TITLED:
+            self._claim_path(type_name, params.path, ref, pos)  # type: ignore[attr-defined]
         define_type = define.split(":", 1)[0] if define else None
         tags_key = (meta.tags, type_name, klass, define_type)
         tags = self._tags.get(tags_key)
@@ -486,6 +495,18 @@ class Compiler:
         for container in stack:
             self.containers[container].append(ref)
 
+    def _claim_path(self, type_name: str, path: str, ref: Ref, pos: SourcePos) -> None:
+        """One resource per path of a path-titled type, whatever its title: `file: motd` with
+        `path: /etc/motd` and `file: /etc/motd` are the same file."""
+        other = self.by_path.get((type_name, path))
+        if other is not None:
+            raise SourceError(
+                pos,
+                f"{ref} manages {path}, as {other} does (declared at {self.by_ref[other].pos})",
+                "declare it once, or give the two different paths",
+            )
+        self.by_path[type_name, path] = ref
+
     def _file_content(
         self,
         attrs: dict[str, Any],
@@ -495,6 +516,12 @@ class Compiler:
     ) -> tuple[bytes | None, dict[str, bytes | None] | None] | None:
         """Resolve content/template/source into bytes (and a tree for recurse), at compile time."""
         content = attrs.get("content")
+        if content is None and "content" in attrs:
+            raise SourceError(
+                attr_pos.get("content", pos),
+                "file attribute 'content' is ~ (nothing), not a string",
+                'write content: "" for an empty file, or leave content out to keep what is there',
+            )
         if isinstance(content, (int, float)) and not isinstance(content, bool):
             content = attrs["content"] = str(content)  # "{{ port }}" renders to a number
         if isinstance(content, str):
@@ -579,6 +606,8 @@ class Compiler:
             return [ref]
         if ref in self.containers:
             return self.containers[ref]
+        if (ref.type, ref.title) in self.by_path:  # `file:/etc/motd` for `file: motd`
+            return [self.by_path[ref.type, ref.title]]
         return None
 
     def resolve_edges(self) -> list[Edge]:
@@ -590,6 +619,8 @@ class Compiler:
                 raise SourceError(p.pos, f"{p.meta}: {exc}") from None
             if target.type == "class":
                 target = Ref("class", target.title)
+            if target.type in checks.PATH_TITLED:
+                target = Ref(target.type, _typed_title(target.type, target.title, p.pos))
             members = self.expand(target)
             if members is None:
                 same_type = [
@@ -658,6 +689,30 @@ def _entry_shape(entry: Any, pos: SourcePos) -> _EntryShape:
     attr_pos = {k: entry.pos(k) for k in attrs}
     parts = [(k, v, attr_pos[k], not renders_to_itself(v)) for k, v in attrs.items()]
     return _EntryShape(entry, type_key, entry[type_key], attr_pos, parts, for_each, when)
+
+
+def _typed_title(type_name: str, title: str, pos: SourcePos) -> str:
+    """The title of a resource of a path-titled type (file, git) in the path's normal form."""
+    if type_name not in checks.PATH_TITLED:
+        return title
+    try:
+        return checks.normal_path(title)
+    except checks.PathError as exc:
+        raise SourceError(pos, f"{type_name}: {exc}") from None
+
+
+def _no_none(
+    type_name: str, rendered: dict[str, Any], parts: list[tuple[str, Any, SourcePos, bool]]
+) -> None:
+    """A template that renders to nothing (None) is an error, not "use the default": it most
+    often means a variable or a lookup that is empty by mistake."""
+    for key, _, where, dynamic in parts:
+        if dynamic and rendered.get(key, "") is None:
+            raise SourceError(
+                where,
+                f"{type_name} attribute '{key}' renders to nothing (None)",
+                "give the template a value (e.g. `| default('…')`), or leave the attribute out",
+            )
 
 
 def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:

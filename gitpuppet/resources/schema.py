@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+from gitpuppet.resources import checks
+from gitpuppet.resources.checks import is_account_name
 
 # Kinds of attribute values. Each coerces a YAML value or returns an error message.
 STR, INT, BOOL, STRLIST, INTLIST, MAP, STR_OR_INT, MODE, ANY = (
@@ -222,14 +224,8 @@ class GroupParams(Params):
         return account_problems("group", self.name, self.gid, "gid")
 
 
-# What the shadow tools accept (at most 32 long), and never a leading '-' (read as an option).
-ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?")
 # A crypt(3) hash ($id$…), a locked or disabled account (! or * first), empty, or old DES.
 CRYPT_HASH = re.compile(r"(\$.*|[!*].*|[./0-9A-Za-z]{13}|)")
-
-
-def is_account_name(name: str) -> bool:
-    return bool(ACCOUNT_NAME.fullmatch(name)) and len(name) <= 32
 
 
 def is_crypt_hash(password: str) -> bool:
@@ -415,6 +411,10 @@ def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     """(coerced value, None) or (None, what is wrong)."""
     if kind == ANY:
         return value, None
+    if kind in (STR, STR_OR_INT):
+        wrong = checks.not_text(value)
+        if wrong:
+            return None, wrong
     if kind == STR:
         if isinstance(value, (bool, dict, list)) or value is None:
             return None, f"must be a string, not {_describe(value)}"
@@ -449,6 +449,9 @@ def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
         for item in items:
             if isinstance(item, (dict, list, bool)) or item is None:
                 return None, f"must be a string or a list of strings, not {_describe(value)}"
+            wrong = checks.not_text(item)
+            if wrong:
+                return None, f"has an item that {wrong}"
             out.append(str(item))
         return out, None
     if kind == INTLIST:
@@ -458,6 +461,12 @@ def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
         return list(items), None
     if kind == MAP:
         if isinstance(value, dict):
+            for k, v in value.items():
+                wrong = checks.not_text(v) or (
+                    "is a list or a mapping, not a string" if isinstance(v, (list, dict)) else None
+                )
+                if wrong:
+                    return None, f"has a value for {k} that {wrong}"
             return {str(k): "" if v is None else str(v) for k, v in value.items()}, None
         if isinstance(value, list) and all(isinstance(i, str) and "=" in i for i in value):
             return dict(i.split("=", 1) for i in value), None
@@ -524,11 +533,31 @@ def build_params(
                 f"{type_name} attribute '{key}' must be one of {', '.join(choices)}, not '{value}'",
                 did_you_mean(str(value), choices),
             )
-        values[key] = value
+        values[key] = _checked_text(type_name, key, value, where)
+    problem = checks.text_problem(title, multiline=type_name == "exec")
+    if problem:
+        raise SourceError(pos, f"the title of a {type_name} {problem}")
     namevar = cls.namevar
     if namevar not in values:
-        values[namevar] = title
+        values[namevar] = _checked_text(type_name, namevar, title, pos)
     params = cls(**values)
-    for key, message in params.check():
+    for key, message in params.check() + checks.TYPE_RULES.get(type_name, _no_rules)(params):
         raise SourceError(attr_pos.get(key, pos), f"{type_name}:{title}: {message}")
     return params
+
+
+def _no_rules(params: Params) -> list[tuple[str, str]]:
+    return []
+
+
+def _checked_text(type_name: str, key: str, value: Any, where: SourcePos) -> Any:
+    """`value` once its text passed the shared checks; a path attribute in its normal form."""
+    problem = checks.value_problem(type_name, key, value)
+    if problem:
+        raise SourceError(where, f"{type_name} attribute '{key}' {problem}")
+    if isinstance(value, str) and key in checks.PATH_ATTRS.get(type_name, ()):
+        try:
+            return checks.normal_path(value)
+        except checks.PathError as exc:
+            raise SourceError(where, f"{type_name} attribute '{key}': {exc}") from None
+    return value
