@@ -353,8 +353,8 @@ class Compiler:
             title = str(title)
             rendered = {k: render(v, local, p) if dynamic else v for k, v, p, dynamic in parts}
             if is_type:
-                title = _typed_title(type_key, title, pos)
-                _no_none(type_key, rendered, parts)
+                title = checks.typed_title(type_key, title, pos)
+                checks.no_none(type_key, rendered, parts)
                 self.declare_resource(
                     type_key,
                     title,
@@ -429,9 +429,9 @@ class Compiler:
         if "tags" in attrs:
             value = attrs.pop("tags")
             value = value if isinstance(value, list) else [value]
-            if not all(isinstance(t, str) for t in value):
+            if not all(isinstance(t, str) and not checks.text_problem(t, False) for t in value):
                 raise SourceError(
-                    attr_pos.get("tags", pos), "tags must be a name or a list of names"
+                    attr_pos.get("tags", pos), "tags must be a name or a list of names (one line)"
                 )
             tags = tags.union(value)
         return _Meta(noop, sensitive, tags)
@@ -620,7 +620,7 @@ class Compiler:
             if target.type == "class":
                 target = Ref("class", target.title)
             if target.type in checks.PATH_TITLED:
-                target = Ref(target.type, _typed_title(target.type, target.title, p.pos))
+                target = Ref(target.type, checks.typed_title(target.type, target.title, p.pos))
             members = self.expand(target)
             if members is None:
                 same_type = [
@@ -689,30 +689,6 @@ def _entry_shape(entry: Any, pos: SourcePos) -> _EntryShape:
     attr_pos = {k: entry.pos(k) for k in attrs}
     parts = [(k, v, attr_pos[k], not renders_to_itself(v)) for k, v in attrs.items()]
     return _EntryShape(entry, type_key, entry[type_key], attr_pos, parts, for_each, when)
-
-
-def _typed_title(type_name: str, title: str, pos: SourcePos) -> str:
-    """The title of a resource of a path-titled type (file, git) in the path's normal form."""
-    if type_name not in checks.PATH_TITLED:
-        return title
-    try:
-        return checks.normal_path(title)
-    except checks.PathError as exc:
-        raise SourceError(pos, f"{type_name}: {exc}") from None
-
-
-def _no_none(
-    type_name: str, rendered: dict[str, Any], parts: list[tuple[str, Any, SourcePos, bool]]
-) -> None:
-    """A template that renders to nothing (None) is an error, not "use the default": it most
-    often means a variable or a lookup that is empty by mistake."""
-    for key, _, where, dynamic in parts:
-        if dynamic and rendered.get(key, "") is None:
-            raise SourceError(
-                where,
-                f"{type_name} attribute '{key}' renders to nothing (None)",
-                "give the template a value (e.g. `| default('…')`), or leave the attribute out",
-            )
 
 
 def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:

@@ -14,6 +14,8 @@ import re
 import shlex
 from typing import Any
 
+from gitpuppet.errors import SourceError, SourcePos
+
 # Attributes that may hold several lines: a file's content, a shell script, an environment
 # value. Only a NUL byte is refused in them.
 MULTILINE = frozenset(
@@ -122,15 +124,31 @@ def normal_path(path: str) -> str:
         return path  # already normal: most paths, and the cheap test
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise PathError(
-            f"path '{path}' has a '..' component; write the path it means without '..'"
-        )
+        raise PathError(f"path '{path}' has a '..' component; write the path it means without '..'")
     return "/" + "/".join(parts)
 
 
-def path_hint(given: str, normal: str) -> str:
-    """How to say that `given` was taken as `normal`."""
-    return f"'{given}' is the same path as '{normal}'"
+def typed_title(type_name: str, title: str, pos: SourcePos) -> str:
+    """The title of a resource of a path-titled type (file, git) in the path's normal form."""
+    if type_name not in PATH_TITLED:
+        return title
+    try:
+        return normal_path(title)
+    except PathError as exc:
+        raise SourceError(pos, f"{type_name}: {exc}") from None
+
+
+def no_none(type_name: str, rendered: dict[str, Any], parts: list[Any]) -> None:
+    """A template that renders to nothing (None) is an error, not "use the default": it most
+    often means a variable or a lookup that is empty by mistake. `parts` are the entry's
+    (name, raw value, position, needs rendering)."""
+    for key, _, where, dynamic in parts:
+        if dynamic and rendered.get(key, "") is None:
+            raise SourceError(
+                where,
+                f"{type_name} attribute '{key}' renders to nothing (None)",
+                "give the template a value (e.g. `| default('…')`), or leave the attribute out",
+            )
 
 
 def command_problem(command: str, split: bool) -> str | None:
