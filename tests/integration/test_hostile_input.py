@@ -58,8 +58,9 @@ def test_one_file_three_spellings_is_a_duplicate(env: tuple[Path, Path, Path]) -
     )
     result = gp(repo, state, "--noop")
     assert result.exit_code == 1, result.output
-    assert f"classes/main.yaml:4: file:{root}/m is declared twice (also at classes/main.yaml:2)" in (
-        result.output
+    assert (
+        f"classes/main.yaml:4: file:{root}/m is declared twice (also at classes/main.yaml:2)"
+        in (result.output)
     )
     assert not (root / "m").exists()
 
@@ -82,7 +83,7 @@ def test_date_binary_and_none_content_make_no_file(env: tuple[Path, Path, Path])
 def test_command_faults_fail_at_compile_not_at_apply(env: tuple[Path, Path, Path]) -> None:
     root, repo, state = env
     for resource, message in (
-        ("- exec: \"/bin/touch '" + str(root) + "/ran\"", "command cannot be split"),
+        ("- exec: \"/bin/touch '" + str(root) + '/ran"', "command cannot be split"),
         ('- exec: "   "', "command is empty"),
         (f'- exec: /bin/touch {root}/ran\n  onlyif: "/bin/test -d \\"/"', "onlyif cannot be split"),
         (f'- exec: "/bin/touch {root}/ran\\0"', "NUL byte"),
