@@ -347,9 +347,10 @@ class Compiler:
             title = title_raw if title_static else render(title_raw, local, pos)
             if isinstance(title, (dict, list)) or title is None or title == "":
                 raise SourceError(pos, f"the title of a {type_key} must be a non-empty string")
-            wrong = checks.not_text(title)
-            if wrong:
-                raise SourceError(pos, f"the title of a {type_key} {wrong}")
+            if title.__class__ is not str:
+                wrong = checks.not_text(title)
+                if wrong:
+                    raise SourceError(pos, f"the title of a {type_key} {wrong}")
             title = str(title)
             rendered = {k: render(v, local, p) if dynamic else v for k, v, p, dynamic in parts}
             if is_type:

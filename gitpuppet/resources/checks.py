@@ -10,6 +10,7 @@ the same rule as a literal. Path attributes are brought to one normal form, so `
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import shlex
 from typing import Any
@@ -59,22 +60,53 @@ def describe_char(ch: str) -> str:
 def text_problem(text: str, multiline: bool) -> str | None:
     """What makes `text` unusable as a value, or None: a NUL byte anywhere; any line break or
     control character (TAB aside) when the value must be one line."""
-    if "\x00" in text:
-        return "contains a NUL byte, which no file, path or command can hold; remove it"
-    if not multiline:
-        found = _LINE_BREAKING.search(text)
-        if found:
-            return (
-                f"contains {describe_char(found.group())}; it must be one line of text "
-                "(it would corrupt the line-based file it is written to)"
-            )
-    return None
+    if multiline:
+        return _NUL if "\x00" in text else None
+    found = _LINE_BREAKING.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return _NUL
+    return (
+        f"contains {describe_char(found.group())}; it must be one line of text "
+        "(it would corrupt the line-based file it is written to)"
+    )
+
+
+_NUL = "contains a NUL byte, which no file, path or command can hold; remove it"
+
+
+_MULTILINE_KEYS: dict[str, frozenset[str]] = {
+    type_name: frozenset(k for t, k in MULTILINE if t == type_name)
+    for type_name in {t for t, _ in MULTILINE}
+}
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+def all_clean(type_name: str, title: str, values: dict[str, Any]) -> bool:
+    """True when no value (nor the title) can have a problem that `value_problem` reports:
+    the common case, decided with one scan of the one-line strings joined by a TAB (a
+    character they may hold) and one NUL test of the others. False means: look closer."""
+    multi = _MULTILINE_KEYS.get(type_name, _NO_KEYS)
+    lines = [] if type_name == "exec" else [title]
+    for key, value in values.items():
+        if value.__class__ is not str:
+            if isinstance(value, (list, dict)):
+                return False  # rare enough to take the item-by-item path
+        elif key in multi:
+            if "\x00" in value:
+                return False
+        else:
+            lines.append(value)
+    if type_name == "exec" and "\x00" in title:
+        return False
+    return _LINE_BREAKING.search("\t".join(lines)) is None
 
 
 def value_problem(type_name: str, key: str, value: Any) -> str | None:
     """`text_problem` for every string inside a coerced attribute value."""
     multiline = (type_name, key) in MULTILINE
-    if isinstance(value, str):
+    if value.__class__ is str:
         return text_problem(value, multiline)
     if isinstance(value, list):
         for item in value:
@@ -205,6 +237,7 @@ def option_like(key: str, value: str) -> str | None:
 ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_account_name(name: str) -> bool:
     """A user or group name that useradd/groupadd would take."""
     return bool(ACCOUNT_NAME.fullmatch(name)) and len(name) <= 32
@@ -215,14 +248,26 @@ Problems = list[tuple[str, str]]
 
 def _accounts(key: str, names: Any, what: str) -> Problems:
     """Each string of `names` (a name, a number or a list) must be a user or group name."""
-    items = names if isinstance(names, list) else [names]
-    for name in items:
+    if names.__class__ is str:
+        if is_account_name(names):
+            return []
+        names = [names]
+    elif not isinstance(names, list):
+        return []
+    for name in names:
         if isinstance(name, str) and not is_account_name(name):
             return [(key, f"{key} '{name}' is not a {what} name (letters, digits, '_', '-', '.')")]
     return []
 
 
 def _file_rules(p: Any) -> Problems:
+    owner, group = p.owner, p.group
+    if (
+        p.validate is None
+        and (owner is None or owner.__class__ is int or is_account_name(owner))
+        and (group is None or group.__class__ is int or is_account_name(group))
+    ):
+        return []  # the common case, without building lists
     errs = _accounts("owner", p.owner, "user") + _accounts("group", p.group, "group")
     if p.validate is not None:
         problem = command_problem(p.validate, split=True)

@@ -33,7 +33,7 @@ def coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     """(coerced value, None) or (None, what is wrong)."""
     if kind == ANY:
         return value, None
-    if kind in (STR, STR_OR_INT):
+    if value.__class__ is not str and kind in (STR, STR_OR_INT):
         wrong = checks.not_text(value)
         if wrong:
             return None, wrong

@@ -428,6 +428,7 @@ def build_params(
     fields = _FIELDS[type_name]
     cls = SCHEMAS[type_name]
     values: dict[str, Any] = {}
+    paths = checks.PATH_ATTRS.get(type_name, ())
     if check_names:
         check_attribute_names(type_name, {key: attr_pos.get(key, pos) for key in attrs})
     for key, raw in attrs.items():
@@ -447,10 +448,12 @@ def build_params(
                 f"{type_name} attribute '{key}' must be one of {', '.join(choices)}, not '{value}'",
                 did_you_mean(str(value), choices),
             )
-        values[key] = _normal_path(type_name, key, value, where)
+        values[key] = _normal_path(type_name, key, value, where) if key in paths else value
     namevar = cls.namevar
     if namevar not in values:
-        values[namevar] = _normal_path(type_name, namevar, title, pos)
+        values[namevar] = (
+            _normal_path(type_name, namevar, title, pos) if namevar in paths else title
+        )
     params = cls(**values)
     for key, message in params.check():
         raise SourceError(attr_pos.get(key, pos), f"{type_name}:{title}: {message}")
@@ -474,6 +477,8 @@ def _check_text(
     pos: SourcePos,
 ) -> None:
     """No NUL byte anywhere, and one line of text where a line-based file needs one."""
+    if checks.all_clean(type_name, title, values):
+        return  # nearly always: one scan of every string, no per-value work
     problem = checks.text_problem(title, multiline=type_name == "exec")
     if problem:
         raise SourceError(pos, f"the title of a {type_name} {problem}")
@@ -484,8 +489,8 @@ def _check_text(
 
 
 def _normal_path(type_name: str, key: str, value: Any, where: SourcePos) -> Any:
-    """A path attribute in its normal form; any other value as it is."""
-    if isinstance(value, str) and key in checks.PATH_ATTRS.get(type_name, ()):
+    """A path attribute in its normal form (a value that is not a string as it is)."""
+    if isinstance(value, str):
         try:
             return checks.normal_path(value)
         except checks.PathError as exc:
