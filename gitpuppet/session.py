@@ -190,8 +190,8 @@ def apply_tree(
         state.pending_refreshes = sorted(outcome.pending_refreshes)
         if commit is not None:
             state.applied_commit = commit
-            if not outcome.counts.get("failed"):
-                state.last_good_commit = commit
+            if not outcome.counts.get("failed") and not outcome.stopped:
+                state.last_good_commit = commit  # a run cut short by SIGTERM is not "good"
     state.last_run_time = start
     state.last_run_result = RESULT_NAMES.get(exit_code, "failed")
     state.last_exit_code = exit_code

@@ -317,5 +317,6 @@ def _mark(repo: NodeRepo, commit: str, outcome: RunOutcome, noop: bool) -> None:
     if noop:
         return
     repo.mark("applied", commit)
-    if not outcome.counts.get("failed"):
+    stopped = outcome.outcome is not None and outcome.outcome.stopped
+    if not outcome.counts.get("failed") and not stopped:  # a run cut short is not "good"
         repo.mark("last-good", commit)

@@ -21,6 +21,7 @@ from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource, sensitive_label
+from gitpuppet.resources import checks
 from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
 
 SETTINGS_KEYS = ("hierarchy", "rollout")
@@ -123,6 +124,7 @@ class Compiler:
         self.templates = Templates(tree)
         self.resources: list[Resource] = []
         self.by_ref: dict[Ref, Resource] = {}
+        self.by_path: dict[tuple[str, str], Ref] = {}  # file and git resources by their path
         self.containers: dict[Ref, list[Ref]] = {}
         self.container_pos: dict[Ref, SourcePos] = {}
         self.pending: list[_Pending] = []
@@ -345,9 +347,15 @@ class Compiler:
             title = title_raw if title_static else render(title_raw, local, pos)
             if isinstance(title, (dict, list)) or title is None or title == "":
                 raise SourceError(pos, f"the title of a {type_key} must be a non-empty string")
+            if title.__class__ is not str:
+                wrong = checks.not_text(title)
+                if wrong:
+                    raise SourceError(pos, f"the title of a {type_key} {wrong}")
             title = str(title)
             rendered = {k: render(v, local, p) if dynamic else v for k, v, p, dynamic in parts}
             if is_type:
+                title = checks.typed_title(type_key, title, pos)
+                checks.no_none(type_key, rendered, parts)
                 self.declare_resource(
                     type_key,
                     title,
@@ -422,9 +430,9 @@ class Compiler:
         if "tags" in attrs:
             value = attrs.pop("tags")
             value = value if isinstance(value, list) else [value]
-            if not all(isinstance(t, str) for t in value):
+            if not all(isinstance(t, str) and not checks.text_problem(t, False) for t in value):
                 raise SourceError(
-                    attr_pos.get("tags", pos), "tags must be a name or a list of names"
+                    attr_pos.get("tags", pos), "tags must be a name or a list of names (one line)"
                 )
             tags = tags.union(value)
         return _Meta(noop, sensitive, tags)
@@ -461,6 +469,8 @@ class Compiler:
                 f"{shown} is declared twice (also at {self.by_ref[ref].pos})",
                 "declare it once, or give the two different titles",
             )
+        if type_name in checks.PATH_TITLED:
+            self._claim_path(type_name, params.path, ref, pos)  # type: ignore[attr-defined]
         define_type = define.split(":", 1)[0] if define else None
         tags_key = (meta.tags, type_name, klass, define_type)
         tags = self._tags.get(tags_key)
@@ -488,6 +498,18 @@ class Compiler:
         for container in stack:
             self.containers[container].append(ref)
 
+    def _claim_path(self, type_name: str, path: str, ref: Ref, pos: SourcePos) -> None:
+        """One resource per path of a path-titled type, whatever its title: `file: motd` with
+        `path: /etc/motd` and `file: /etc/motd` are the same file."""
+        other = self.by_path.get((type_name, path))
+        if other is not None:
+            raise SourceError(
+                pos,
+                f"{ref} manages {path}, as {other} does (declared at {self.by_ref[other].pos})",
+                "declare it once, or give the two different paths",
+            )
+        self.by_path[type_name, path] = ref
+
     def _file_content(
         self,
         attrs: dict[str, Any],
@@ -497,6 +519,12 @@ class Compiler:
     ) -> tuple[bytes | None, dict[str, bytes | None] | None] | None:
         """Resolve content/template/source into bytes (and a tree for recurse), at compile time."""
         content = attrs.get("content")
+        if content is None and "content" in attrs:
+            raise SourceError(
+                attr_pos.get("content", pos),
+                "file attribute 'content' is ~ (nothing), not a string",
+                'write content: "" for an empty file, or leave content out to keep what is there',
+            )
         if isinstance(content, (int, float)) and not isinstance(content, bool):
             content = attrs["content"] = str(content)  # "{{ port }}" renders to a number
         if isinstance(content, str):
@@ -581,6 +609,8 @@ class Compiler:
             return [ref]
         if ref in self.containers:
             return self.containers[ref]
+        if (ref.type, ref.title) in self.by_path:  # `file:/etc/motd` for `file: motd`
+            return [self.by_path[ref.type, ref.title]]
         return None
 
     def resolve_edges(self) -> list[Edge]:
@@ -592,6 +622,8 @@ class Compiler:
                 raise SourceError(p.pos, f"{p.meta}: {exc}") from None
             if target.type == "class":
                 target = Ref("class", target.title)
+            if target.type in checks.PATH_TITLED:
+                target = Ref(target.type, checks.typed_title(target.type, target.title, p.pos))
             members = self.expand(target)
             if members is None:
                 same_type = [

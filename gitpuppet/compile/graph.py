@@ -24,25 +24,26 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
         if (first.type, first.title) in declared and first != res.ref:
             edges.append(Edge(first, res.ref, EdgeKind.AUTO))
 
-    files = {r.title for r in resources if r.type == "file"}
+    # By path, not title (`file: motd` with `path: /etc/motd`); paths are in their normal form.
+    files = {r.params.path: r.ref for r in resources if r.type == "file"}
+
+    def add_file(path: str, res: Resource) -> None:
+        found = files.get(path)
+        if found is not None and found != res.ref:
+            edges.append(Edge(found, res.ref, EdgeKind.AUTO))
+
     dirname = posixpath.dirname
     for res in resources:
         p = res.params
         if res.type == "file":
-            title = res.title
-            parent = dirname(title.rstrip("/") or "/")
-            while parent and parent != "/":
+            path = p.path
+            parent = dirname(path)
+            while parent != path:
                 if parent in files:
-                    # A declared file, and not this one (its parent path is shorter).
-                    edges.append(Edge(Ref("file", parent), res.ref, EdgeKind.AUTO))
+                    # The nearest declared directory above this file.
+                    add_file(parent, res)
                     break
-                shorter = dirname(parent)
-                if shorter == parent:  # "//" is its own dirname
-                    break
-                parent = shorter
-            else:
-                if parent == "/" and "/" in files and title != "/":
-                    add(Ref("file", "/"), res)
+                path, parent = parent, dirname(parent)
             owner, group = p.owner, p.group
             if isinstance(owner, str):
                 add(Ref("user", owner), res)
@@ -56,7 +57,7 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
             if isinstance(p.user, str):
                 add(Ref("user", p.user), res)
         elif res.type == "line":
-            add(Ref("file", p.path), res)
+            add_file(p.path, res)
         elif res.type == "user":
             groups = [p.gid] if isinstance(p.gid, str) else []
             groups.extend(p.groups or ())
@@ -69,8 +70,7 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
                 else:
                     add(Ref("group", g), res)
         elif res.type == "git":
-            parent = posixpath.dirname(p.path.rstrip("/"))
-            add(Ref("file", parent), res)
+            add_file(posixpath.dirname(p.path), res)
             if isinstance(p.owner, str):
                 add(Ref("user", p.owner), res)
             if isinstance(p.group, str):

@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
-
-# Kinds of attribute values. Each coerces a YAML value or returns an error message.
-STR, INT, BOOL, STRLIST, INTLIST, MAP, STR_OR_INT, MODE, ANY = (
-    "str",
-    "int",
-    "bool",
-    "strlist",
-    "intlist",
-    "map",
-    "str_or_int",
-    "mode",
-    "any",
+from gitpuppet.resources import checks
+from gitpuppet.resources.checks import is_account_name
+from gitpuppet.resources.coerce import (
+    ANY,
+    BOOL,
+    INT,
+    INTLIST,
+    MAP,
+    MODE,
+    STR,
+    STR_OR_INT,
+    STRLIST,
+    coerce,
 )
 
 
@@ -222,14 +223,8 @@ class GroupParams(Params):
         return account_problems("group", self.name, self.gid, "gid")
 
 
-# What the shadow tools accept (at most 32 long), and never a leading '-' (read as an option).
-ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?")
 # A crypt(3) hash ($id$…), a locked or disabled account (! or * first), empty, or old DES.
 CRYPT_HASH = re.compile(r"(\$.*|[!*].*|[./0-9A-Za-z]{13}|)")
-
-
-def is_account_name(name: str) -> bool:
-    return bool(ACCOUNT_NAME.fullmatch(name)) and len(name) <= 32
 
 
 def is_crypt_hash(password: str) -> bool:
@@ -417,78 +412,6 @@ def attribute_names(type_name: str) -> list[str]:
     return list(_FIELDS[type_name])
 
 
-_INT_RE = re.compile(r"-?\d+")
-_MODE_RE = re.compile(r"0?[0-7]{3,4}")
-
-
-def _coerce(kind: str, value: Any) -> tuple[Any, str | None]:
-    """(coerced value, None) or (None, what is wrong)."""
-    if kind == ANY:
-        return value, None
-    if kind == STR:
-        if isinstance(value, (bool, dict, list)) or value is None:
-            return None, f"must be a string, not {_describe(value)}"
-        return str(value), None
-    if kind == INT:
-        if isinstance(value, bool):
-            return None, f"must be an integer, not {_describe(value)}"
-        if isinstance(value, int):
-            return value, None
-        if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-            return int(value), None
-        return None, f"must be an integer, not {_describe(value)}"
-    if kind == BOOL:
-        if isinstance(value, bool):
-            return value, None
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
-            return value.lower() in ("true", "yes"), None
-        return None, f"must be true or false, not {_describe(value)}"
-    if kind == STR_OR_INT:
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            return None, f"must be a name or a number, not {_describe(value)}"
-        return value, None
-    if kind == MODE:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return None, f'must be a quoted octal string such as "0644", not the number {value}'
-        if not isinstance(value, str) or not _MODE_RE.fullmatch(value):
-            return None, f'must be an octal string such as "0644", not {_describe(value)}'
-        return value.zfill(4)[-4:], None
-    if kind == STRLIST:
-        items = value if isinstance(value, list) else [value]
-        out = []
-        for item in items:
-            if isinstance(item, (dict, list, bool)) or item is None:
-                return None, f"must be a string or a list of strings, not {_describe(value)}"
-            out.append(str(item))
-        return out, None
-    if kind == INTLIST:
-        items = value if isinstance(value, list) else [value]
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
-            return None, f"must be an integer or a list of integers, not {_describe(value)}"
-        return list(items), None
-    if kind == MAP:
-        if isinstance(value, dict):
-            return {str(k): "" if v is None else str(v) for k, v in value.items()}, None
-        if isinstance(value, list) and all(isinstance(i, str) and "=" in i for i in value):
-            return dict(i.split("=", 1) for i in value), None
-        return None, f"must be a mapping (or a list of KEY=VALUE), not {_describe(value)}"
-    raise AssertionError(kind)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing (~)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    return f"'{value}'"
-
-
 def check_attribute_names(type_name: str, names: dict[str, SourcePos]) -> None:
     """An error for the first attribute that is neither the type's nor a metaparameter."""
     fields = _FIELDS[type_name]
@@ -515,6 +438,7 @@ def build_params(
     fields = _FIELDS[type_name]
     cls = SCHEMAS[type_name]
     values: dict[str, Any] = {}
+    paths = checks.PATH_ATTRS.get(type_name, ())
     if check_names:
         check_attribute_names(type_name, {key: attr_pos.get(key, pos) for key in attrs})
     for key, raw in attrs.items():
@@ -524,7 +448,7 @@ def build_params(
             continue  # a metaparameter: the compiler handles it
         if raw is None:
             continue  # ~ means "use the default"
-        value, problem = _coerce(spec.metadata["kind"], raw)
+        value, problem = coerce(spec.metadata["kind"], raw)
         if problem:
             raise SourceError(where, f"{type_name} attribute '{key}' {problem}")
         choices = spec.metadata["choices"]
@@ -534,11 +458,51 @@ def build_params(
                 f"{type_name} attribute '{key}' must be one of {', '.join(choices)}, not '{value}'",
                 did_you_mean(str(value), choices),
             )
-        values[key] = value
+        values[key] = _normal_path(type_name, key, value, where) if key in paths else value
     namevar = cls.namevar
     if namevar not in values:
-        values[namevar] = title
+        values[namevar] = (
+            _normal_path(type_name, namevar, title, pos) if namevar in paths else title
+        )
     params = cls(**values)
     for key, message in params.check():
         raise SourceError(attr_pos.get(key, pos), f"{type_name}:{title}: {message}")
+    # After the type's own checks (their words are more precise), before the shared rules on
+    # names (a newline is better reported as a newline than as "not a host name").
+    _check_text(type_name, title, values, attr_pos, pos)
+    for key, message in checks.TYPE_RULES.get(type_name, _no_rules)(params):
+        raise SourceError(attr_pos.get(key, pos), f"{type_name}:{title}: {message}")
     return params
+
+
+def _no_rules(params: Params) -> list[tuple[str, str]]:
+    return []
+
+
+def _check_text(
+    type_name: str,
+    title: str,
+    values: dict[str, Any],
+    attr_pos: dict[str, SourcePos],
+    pos: SourcePos,
+) -> None:
+    """No NUL byte anywhere, and one line of text where a line-based file needs one."""
+    if checks.all_clean(type_name, title, values):
+        return  # nearly always: one scan of every string, no per-value work
+    problem = checks.text_problem(title, multiline=type_name == "exec")
+    if problem:
+        raise SourceError(pos, f"the title of a {type_name} {problem}")
+    for key, value in values.items():
+        problem = checks.value_problem(type_name, key, value)
+        if problem:
+            raise SourceError(attr_pos.get(key, pos), f"{type_name} attribute '{key}' {problem}")
+
+
+def _normal_path(type_name: str, key: str, value: Any, where: SourcePos) -> Any:
+    """A path attribute in its normal form (a value that is not a string as it is)."""
+    if isinstance(value, str):
+        try:
+            return checks.normal_path(value)
+        except checks.PathError as exc:
+            raise SourceError(where, f"{type_name} attribute '{key}': {exc}") from None
+    return value

@@ -272,8 +272,12 @@ def test_a_name_the_tools_would_misread_fails_before_anything_runs(ctx: ApplyCon
         res.params.name = bad  # built some other way: the type still refuses it
         with pytest.raises(ApplyError, match="is not a valid group name"):
             changes_of(res, ctx)
+    with pytest.raises(SourceError, match="members '--help' is not a user name"):
+        make("group", "gptok", members=["--help"])  # at compile time (issue 8)
+    res = make("group", "gptok")
+    res.params.members = ["--help"]  # built some other way: the type still refuses it
     with pytest.raises(ApplyError, match="is not a valid user name"):
-        changes_of(make("group", "gptok", members=["--help"]), ctx)
+        changes_of(res, ctx)
 
 
 def test_the_tools_failure_is_attached(made: Made, ctx: ApplyContext) -> None:

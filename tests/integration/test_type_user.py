@@ -422,8 +422,10 @@ def test_bad_names_and_values_fail_before_anything_runs(ctx: ApplyContext) -> No
 
 def test_a_tools_refusal_comes_with_its_output(made: Made, ctx: ApplyContext) -> None:
     name = made.name()
+    res = make("user", name, shell="/bin/bash")
+    res.params.comment = "bad:comment"  # refused at compile since issue 8: built some other way
     with pytest.raises(ApplyError) as err:
-        converge(make("user", name, shell="/bin/bash", comment="bad:comment"), ctx)
+        converge(res, ctx)
     assert f"creating user {name} failed (useradd exited" in err.value.message
     assert err.value.output and "useradd" in err.value.output
 
