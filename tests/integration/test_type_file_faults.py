@@ -72,6 +72,7 @@ import sys
 from gitpuppet.resources.fsutil import atomic_write
 path = sys.argv[1]
 n = 0
+print("ready", flush=True)
 while True:
     n += 1
     atomic_write(path, (b"N" if n % 2 else b"O") * 8_000_000, mode=0o600)
@@ -84,10 +85,12 @@ def test_sigkill_during_atomic_write_leaves_old_or_new_never_partial(tmp_path: P
     rng = random.Random(20261121)
     seen = set()
     for _ in range(25):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"  # imports done
         time.sleep(0.08 + rng.random() * 0.25)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         data = target.read_bytes()
         assert len(data) == 8_000_000
         assert data in (b"N" * 8_000_000, b"O" * 8_000_000)

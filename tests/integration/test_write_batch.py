@@ -174,8 +174,9 @@ from gitpuppet.apply.engine import apply_catalog
 from gitpuppet.model import Catalog
 from gitpuppet.resources.base import ApplyContext
 from tests.integration.test_type_support import make
-root, state, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-for n in range(rounds):
+root, state, first, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+print("ready", flush=True)
+for n in range(first, first + rounds):
     data = (f"new {n} " * 20000).encode()
     resources = [make("file", f"{root}/f{i:03d}", data=data, backup=False) for i in range(200)]
     apply_catalog(Catalog("t", None, resources, [], []), ApplyContext(state_dir=state))
@@ -190,12 +191,17 @@ def test_sigkill_during_a_batched_run_leaves_each_file_old_or_new(tmp_path: Path
         (root / f"f{i:03d}").write_bytes(old)
     rng = random.Random(20261121)
     contents: set[bytes] = set()
-    for _ in range(8):
+    for k in range(8):
+        # Each child starts at rounds of its own, so its first round changes every file; the kill
+        # comes a random time after its imports are done (under load they can take a second).
         proc = subprocess.Popen(
-            [sys.executable, "-c", KILLED_RUN, str(root), str(tmp_path / "state"), "1000"],
+            [sys.executable, "-c", KILLED_RUN, str(root), str(tmp_path / "state"), str(k * 1000)]
+            + ["1000"],
             cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
         )
-        time.sleep(0.3 + rng.random() * 0.6)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        time.sleep(0.2 + rng.random() * 0.6)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL  # killed mid-run, not ended on its own
         for i in range(200):
