@@ -200,7 +200,8 @@ def check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str,
     elif name == "indent":
         width = args[0] if args else kwargs.get("width", 4)
         lines = value.count("\n") + 1 if isinstance(value, str) else 1
-        check_text("an indent", value, lines * text_weight(width))
+        per_line = width if isinstance(width, int) else text_weight(width)
+        check_text("an indent", value, lines * max(per_line, 0))
     elif name == "wordwrap":
         wrap = kwargs.get("wrapstring") or (args[3] if len(args) > 3 else "\n")
         check_text("a wordwrap", value, text_weight(value) * text_weight(wrap))
