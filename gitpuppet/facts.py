@@ -300,8 +300,11 @@ def parse_facts_text(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def external_facts(facts_d: str | Path) -> tuple[dict[str, Any], list[str]]:
-    """Facts from facts.d, and warnings for the ones that failed (a broken fact is not fatal)."""
+def external_facts(
+    facts_d: str | Path, run_executables: bool = True
+) -> tuple[dict[str, Any], list[str]]:
+    """Facts from facts.d, and warnings for the ones that failed (a broken fact is not fatal).
+    Without `run_executables` only the .yaml/.json files are read (commands that only look)."""
     out: dict[str, Any] = {}
     warnings: list[str] = []
     try:
@@ -315,7 +318,7 @@ def external_facts(facts_d: str | Path) -> tuple[dict[str, Any], list[str]]:
         try:
             if path.suffix in (".yaml", ".yml", ".json"):
                 out.update(parse_facts_text(path.read_text(), str(path)))
-            elif os.access(path, os.X_OK):
+            elif run_executables and os.access(path, os.X_OK):
                 out.update(_run_fact(path))
         except (ValueError, OSError, GitpuppetError) as exc:
             warnings.append(f"external fact {path.name} ignored: {exc}")
@@ -353,8 +356,10 @@ def gather_facts(
     facts_d: str | Path | None = "/etc/gitpuppet/facts.d",
     override_file: str | Path | None = None,
     warnings: list[str] | None = None,
+    run_executables: bool = True,
 ) -> dict[str, Any]:
-    """This machine's facts; with `override_file`, that file is the whole fact set."""
+    """This machine's facts; with `override_file`, that file is the whole fact set (and
+    facts.d is not looked at). Without `run_executables`, no facts.d executable runs."""
     if override_file is not None:
         facts = load_facts_file(override_file)
         own = facts.setdefault("gitpuppet", {})
@@ -363,7 +368,7 @@ def gather_facts(
         return facts
     facts = builtin_facts()
     if facts_d is not None:
-        extra, problems = external_facts(facts_d)
+        extra, problems = external_facts(facts_d, run_executables)
         facts.update(extra)
         if warnings is not None:
             warnings.extend(problems)

@@ -35,6 +35,17 @@ def load_facts(facts_file: str | None, facts_d: str | None = None) -> dict[str, 
     return gather_facts(facts_d=facts_d, override_file=facts_file)
 
 
+def inspect_facts(facts_file: str | None, builtin_only: bool = False) -> dict[str, Any]:
+    """Facts for a command that only looks (node, lookup, validate): the file given with
+    --facts, else this machine's built-in facts and facts.d's .yaml/.json files (none with
+    `builtin_only`). A facts.d executable never runs: looking at a repo runs nothing."""
+    from gitpuppet.facts import gather_facts
+
+    if builtin_only and facts_file is None:
+        return gather_facts(facts_d=None)
+    return gather_facts(override_file=facts_file, run_executables=False)
+
+
 def node_name(name: str | None, facts: dict[str, Any], config_path: str | None = None) -> str:
     """--node, else the agent config's node_name, else the FQDN fact, lower-cased."""
     if name:

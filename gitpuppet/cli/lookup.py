@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitpuppet.cli.app import App, common_options
-from gitpuppet.cli.common import load_facts, node_name, open_tree
+from gitpuppet.cli.common import inspect_facts, node_name, open_tree
 
 
 @click.command(help="Look KEY up in the data hierarchy as node N sees it.")
@@ -15,7 +15,10 @@ from gitpuppet.cli.common import load_facts, node_name, open_tree
     "--repo", "repo", metavar="PATH", help="Control repo directory (default: the agent's checkout)."
 )
 @click.option(
-    "--facts", "facts_file", metavar="F.yaml", help="Use these facts instead of this machine's."
+    "--facts",
+    "facts_file",
+    metavar="F.yaml",
+    help="Use these facts instead of this machine's (facts.d executables never run here).",
 )
 @click.option(
     "--merge", type=click.Choice(["first", "unique", "hash", "deep"]), help="Merge strategy."
@@ -38,7 +41,7 @@ def command(
     from gitpuppet.compile import lookup_value
 
     tree = open_tree(app, repo)
-    facts = load_facts(facts_file)
+    facts = inspect_facts(facts_file)
     name = node_name(node, facts, app.config_path)
     if explain:
         value, trace = lookup_value(tree, name, facts, key, merge=merge, explain=True)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from gitpuppet.cli.app import App, common_options
-from gitpuppet.cli.common import load_facts, node_name, open_tree
+from gitpuppet.cli.common import inspect_facts, node_name, open_tree
 from gitpuppet.model import REDACTED, Catalog, Ref, Resource
 from gitpuppet.redact import ALWAYS_SECRET, redact_value, shown_define
 
@@ -159,7 +159,7 @@ def command(
     from gitpuppet.compile import compile_catalog
 
     tree = open_tree(app, repo)
-    facts = load_facts(facts_file)
+    facts = inspect_facts(facts_file)
     cat = compile_catalog(tree, node_name(name, facts, app.config_path), facts, environment)
     if as_json:
         app.json(catalog_json(cat))

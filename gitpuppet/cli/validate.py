@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from gitpuppet.cli.app import App, common_options
-from gitpuppet.cli.common import load_facts, open_tree
+from gitpuppet.cli.common import inspect_facts, open_tree
 
 
 @click.command(help="Check every file of a control repo and compile every exactly named node.")
@@ -21,7 +21,8 @@ from gitpuppet.cli.common import load_facts, open_tree
 @click.option(
     "--facts-dir",
     metavar="DIR",
-    help="Per-node facts: DIR/<node>.yaml or .json, else --facts or this machine's.",
+    help="Per-node facts: DIR/<node>.yaml or .json, else --facts or this machine's built-in "
+    "facts (validate runs no facts.d executable and reads no facts.d file).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @common_options
@@ -45,9 +46,10 @@ def command(
             for ext in (".yaml", ".yml", ".json"):
                 candidate = Path(facts_dir) / f"{name}{ext}"
                 if candidate.is_file():
-                    return load_facts(str(candidate))
+                    return inspect_facts(str(candidate))
         if base is None:
-            base = load_facts(facts_file)
+            # Built-in facts only: a CI run of validate reads no machine's facts.d, runs nothing.
+            base = inspect_facts(facts_file, builtin_only=True)
         facts = dict(base)
         # Compile each node as if it were that machine: its own name facts.
         facts["fqdn"] = name

@@ -6,6 +6,7 @@ import gc
 from typing import Any
 
 from gitpuppet.compile.source import DirTree, SourceTree
+from gitpuppet.errors import GitpuppetError, SourceError, SourcePos
 from gitpuppet.model import Catalog
 
 __all__ = ["DirTree", "SourceTree", "compile_catalog", "lookup_value"]
@@ -24,7 +25,11 @@ def compile_catalog(
     try:
         from gitpuppet.compile.compiler import Compiler
 
-        return Compiler(tree, node_name, facts, environment).compile()
+        compiler = Compiler(tree, node_name, facts, environment)
+        try:
+            return compiler.compile()
+        except (RecursionError, MemoryError) as exc:
+            raise compile_failure(exc, compiler) from None
     finally:
         if enabled:
             gc.enable()
@@ -45,9 +50,44 @@ def lookup_value(
     from gitpuppet.compile.data import MISSING, Trace
 
     compiler = Compiler(tree, node_name, facts, environment)
-    compiler.node_scope(compiler.select())
     trace = Trace(key, merge or "first") if explain else None
-    value = compiler.data.lookup(
-        key, default=MISSING if default is None else default, merge=merge, trace=trace
-    )
+    try:
+        compiler.node_scope(compiler.select())
+        value = compiler.data.lookup(
+            key, default=MISSING if default is None else default, merge=merge, trace=trace
+        )
+    except (RecursionError, MemoryError) as exc:
+        raise compile_failure(exc, compiler) from None
     return (value, trace) if explain else value
+
+
+def compile_failure(exc: BaseException, compiler: Any) -> GitpuppetError:
+    """A RecursionError or MemoryError of a compile as a user error at the place being
+    compiled (the last value or template rendered), so a run treats it like any compile error."""
+    what = (
+        "nested too deeply (includes, defines or data that refer to each other?)"
+        if isinstance(exc, RecursionError)
+        else "out of memory"
+    )
+    message = f"compile of node {compiler.node_name} failed: {what}"
+    hint = "simplify the structure at this place"
+    where = _innermost_pos(exc) or getattr(compiler.templates, "where", None)
+    if where is None:
+        return GitpuppetError(message, hint)
+    return SourceError(where, message, hint)
+
+
+def _innermost_pos(exc: BaseException) -> SourcePos | None:
+    """The SourcePos held by the innermost compiler frame of the traceback (its `pos` or
+    `where`): the class, define or value being compiled when the error struck."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame_locals = tb.tb_frame.f_locals
+        for name in ("where", "pos"):
+            value = frame_locals.get(name)
+            if isinstance(value, SourcePos):
+                found = value
+                break
+        tb = tb.tb_next
+    return found

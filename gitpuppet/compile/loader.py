@@ -1,7 +1,9 @@
 """YAML loading that keeps source positions, with PyYAML's C parser.
 
 Mappings load as `PosDict` (its own line, and the line of every key); sequences as `PosList`
-(the line of every item). Duplicate keys are an error, not a silent overwrite.
+(the line of every item). Duplicate keys are an error, not a silent overwrite. Nesting is limited
+to MAX_DEPTH and alias expansion to MAX_ALIASED values (a 400-byte "billion laughs" file is an
+error at its line, not gigabytes for whatever walks the loaded data).
 """
 
 from __future__ import annotations
@@ -49,8 +51,61 @@ class PosList(list):  # type: ignore[type-arg]
         return SourcePos(self.file, self.line)
 
 
+MAX_DEPTH = 100  # nested lists and mappings; configuration is rarely deeper than 10
+MAX_ALIASED = 100_000  # values that aliases may add to a file beyond what it spells out
+
+
 class _Loader(yaml.CSafeLoader):
     source_file = ""
+    depth = 0
+
+
+def _too_deep(loader: _Loader, node: yaml.Node) -> SourceError:
+    return SourceError(
+        SourcePos(loader.source_file, node.start_mark.line + 1),
+        f"YAML nested more than {MAX_DEPTH} levels deep",
+        "flatten this structure",
+    )
+
+
+def check_aliases(root: yaml.Node, path: str) -> None:
+    """Refuse a document whose aliases expand to more than MAX_ALIASED extra values, or that
+    refers to itself (iterative: a deep document cannot exhaust the stack here)."""
+    sizes: dict[int, int] = {}  # node -> values it stands for, aliases expanded
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    busy: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if not isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+            sizes[key] = 1
+            continue
+        children = _children(node)
+        if not done:
+            if key in sizes:
+                continue
+            if key in busy:
+                raise SourceError(
+                    SourcePos(path, node.start_mark.line + 1), "a YAML alias refers to itself"
+                )
+            busy.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        busy.discard(key)
+        sizes[key] = total = 1 + sum(sizes.get(id(c), 1) for c in children)
+        if total - len(sizes) > MAX_ALIASED:
+            raise SourceError(
+                SourcePos(path, node.start_mark.line + 1),
+                f"YAML aliases here expand to more than {MAX_ALIASED:,} values",
+                "use fewer aliases (an alias bomb?)",
+            )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value)
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -66,6 +121,16 @@ def _construct(loader: _Loader, node: yaml.Node) -> Any:
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
+    if loader.depth >= MAX_DEPTH:
+        raise _too_deep(loader, node)
+    loader.depth += 1
+    try:
+        return _build_mapping(loader, node)
+    finally:
+        loader.depth -= 1
+
+
+def _build_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     loader.flatten_mapping(node)
     out = PosDict()
     out.file = loader.source_file
@@ -94,6 +159,16 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
+    if loader.depth >= MAX_DEPTH:
+        raise _too_deep(loader, node)
+    loader.depth += 1
+    try:
+        return _build_sequence(loader, node)
+    finally:
+        loader.depth -= 1
+
+
+def _build_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
     out = PosList()
     out.file = loader.source_file
     out.line = node.start_mark.line + 1
@@ -113,7 +188,12 @@ def parse_yaml(text: str | bytes, path: str) -> Any:
     loader = _Loader(text)
     loader.source_file = path
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in text if isinstance(text, str) else b"*" in text:  # no alias without a '*'
+            check_aliases(node, path)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0

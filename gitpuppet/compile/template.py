@@ -4,7 +4,9 @@ A string with no `{{`/`{%`/`{#` is returned as is (most values: no Jinja2 work a
 that is exactly one expression (`"{{ sites }}"`) keeps its type; when that expression is a bare
 name, its value is taken from the scope as Jinja would resolve it. Each source text is compiled
 once per compile. Template files are read from `templates/` of the source tree and may not
-leave it.
+leave it. Everything renders in the sandbox of sandbox.py (no attribute of Python's internals,
+limits on what one render may build or write); the fast paths above only skip Jinja2 where no
+expression is evaluated at all.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import jinja2
 from jinja2 import StrictUndefined, nodes
 from jinja2.runtime import Context
 
+from gitpuppet.compile.limits import RenderLimit, check_text
+from gitpuppet.compile.sandbox import LimitedSandbox
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 
@@ -57,7 +61,7 @@ class Templates:
     """Compiles and caches templates for one source tree."""
 
     def __init__(self, tree: SourceTree) -> None:
-        self.env = jinja2.Environment(
+        self.env = LimitedSandbox(
             loader=_TreeLoader(tree),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
@@ -66,6 +70,9 @@ class Templates:
         )
         self.env.filters.setdefault("to_yaml", _to_yaml)
         self.env.filters["bool"] = _to_bool
+        self.env.limit_filters()
+        # The place being rendered, for an error that no render caught (MemoryError …).
+        self.where: SourcePos | None = None
         # Compiled once per source text, whatever resource or define use it appears in.
         self._compiled: dict[str, tuple[jinja2.Template | None, bool, str | None]] = {}
         self._files: dict[str, jinja2.Template] = {}
@@ -90,7 +97,8 @@ class Templates:
     def _render(self, template: jinja2.Template, scope: Mapping[str, Any]) -> str:
         ctx = self._context(template, scope)
         try:
-            return self.env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
+            with self.env.render_budget():
+                return self.env.concat(template.raw_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
         except Exception:
             return self.env.handle_exception()  # re-raises with template line numbers
 
@@ -130,6 +138,7 @@ class Templates:
         if "{" not in text:
             return text
         compiled = self._compiled.get(text)
+        self.where = pos
         try:
             if compiled is None:
                 if "{{" not in text and "{%" not in text and "{#" not in text:
@@ -152,13 +161,16 @@ class Templates:
             assert template is not None  # compiled unless the expression is a bare name
             ctx = self._context(template, scope)
             try:
-                for _ in template.root_render_func(ctx):  # type: ignore[attr-defined]
-                    pass
+                with self.env.render_budget():
+                    for _ in template.raw_render_func(ctx):  # type: ignore[attr-defined]
+                        pass
             except Exception:
                 self.env.handle_exception()
             result = ctx.vars["result"]
             if isinstance(result, jinja2.Undefined):
                 str(result)  # raises UndefinedError with the name
+            if not isinstance(result, (str, int, float, bool)) and result is not None:
+                check_text("the value", result)  # a list of 10**5 large strings is no value
             return result
         except SourceError as exc:
             if exc.pos is None:
@@ -169,7 +181,7 @@ class Templates:
         except jinja2.TemplateSyntaxError as exc:
             raise SourceError(pos, f"template syntax error: {exc.message}") from None
         except Exception as exc:  # noqa: BLE001 - any error in a user's expression
-            raise SourceError(pos, f"template error: {type(exc).__name__}: {exc}") from None
+            raise _render_error(exc, pos) from None
 
     def _compile(self, text: str) -> tuple[jinja2.Template | None, bool, str | None]:
         """(template, single, name): a string that is exactly one expression, nothing around
@@ -190,6 +202,7 @@ class Templates:
     def render_file(self, name: str, scope: Mapping[str, Any], pos: SourcePos) -> str:
         """Render `templates/<name>`; errors point at the template's own line when known."""
         template = self._files.get(name)
+        self.where = pos
         if template is None:
             confined_path("templates", name, pos, "template")
         try:
@@ -218,7 +231,29 @@ class Templates:
         except Exception as exc:  # noqa: BLE001
             line = _template_line(exc)
             where = SourcePos(f"templates/{name}", line) if line else pos
-            raise SourceError(where, f"template error: {type(exc).__name__}: {exc}") from None
+            err = _render_error(exc, where)
+            if where is not pos:
+                err.message += f" (rendering templates/{name} for {pos})"
+            raise err from None
+
+
+def _render_error(exc: Exception, pos: SourcePos) -> SourceError:
+    """A failed render as a user error: a refused limit, a refused attribute, a bad value."""
+    if isinstance(exc, RenderLimit):
+        return SourceError(
+            pos,
+            f"template refused: {exc}",
+            "a render may not build values that large, write that much or loop that long",
+        )
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return SourceError(
+            pos, f"template refused: {exc}", "templates may not reach Python internals"
+        )
+    if isinstance(exc, RecursionError):
+        return SourceError(pos, "template error: templates or macros nested too deeply (a loop?)")
+    if isinstance(exc, MemoryError):
+        return SourceError(pos, "template error: out of memory while rendering")
+    return SourceError(pos, f"template error: {type(exc).__name__}: {exc}")
 
 
 def renders_to_itself(value: Any) -> bool:

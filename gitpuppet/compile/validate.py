@@ -11,7 +11,8 @@ from typing import Any
 
 import jinja2
 
-from gitpuppet.compile.compiler import CLASS_KEYS, DEFINE_KEYS, Compiler, load_settings
+from gitpuppet.compile import compile_catalog
+from gitpuppet.compile.compiler import CLASS_KEYS, DEFINE_KEYS, load_settings
 from gitpuppet.compile.loader import PosDict, YamlCache
 from gitpuppet.compile.nodes import load_declarations, matching_patterns
 from gitpuppet.compile.source import SourceTree
@@ -43,7 +44,7 @@ def validate_tree(
     result = Validation()
     yaml_cache = YamlCache(tree)
     templates = Templates(tree)
-    yaml_files = [p for p in tree.walk_files("") if p.endswith((".yaml", ".yml"))]
+    yaml_files = [p for p in _walk(tree, "", result) if p.endswith((".yaml", ".yml"))]
     checked = ("nodes.yaml", "gitpuppet.yaml", "modules.yaml")
     for path in yaml_files:
         if not (path.startswith(("nodes/", "classes/", "defines/", "data/")) or path in checked):
@@ -55,7 +56,7 @@ def validate_tree(
                 _check_unit(path, data, CLASS_KEYS if path.startswith("classes/") else DEFINE_KEYS)
         except GitpuppetError as exc:
             result.errors.append(str(exc))
-    for path in tree.walk_files("templates"):
+    for path in _walk(tree, "templates", result):
         result.files += 1
         try:
             templates.env.parse(
@@ -65,6 +66,8 @@ def validate_tree(
             result.errors.append(f"{path}:{exc.lineno}: template syntax error: {exc.message}")
         except UnicodeDecodeError:
             result.errors.append(f"{path}: a template must be UTF-8 text")
+        except GitpuppetError as exc:  # a link that leaves the repo
+            result.errors.append(str(exc))
     try:
         load_settings(yaml_cache)
         decls, _files = load_declarations(yaml_cache)
@@ -81,11 +84,20 @@ def validate_tree(
                 f"node {name}: several patterns match it: {where}; the first in file order wins"
             )
         try:
-            catalog = Compiler(tree, name, facts_for(name), environment).compile()
+            catalog = compile_catalog(tree, name, facts_for(name), environment)
             result.nodes[name] = len(catalog.resources)
         except GitpuppetError as exc:
             result.errors.append(f"node {name}: {exc}")
     return result
+
+
+def _walk(tree: SourceTree, path: str, result: Validation) -> list[str]:
+    """The files below `path`, or none and an error (a folder linked out of the repo)."""
+    try:
+        return tree.walk_files(path)
+    except GitpuppetError as exc:
+        result.errors.append(str(exc))
+        return []
 
 
 def _check_unit(path: str, data: Any, allowed: tuple[str, ...]) -> None:
