@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from gitpuppet.errors import ApplyError
-from gitpuppet.resources.fsutil import STALE_TEMP_SECONDS, WriteBatch
+from gitpuppet.resources.fsutil import STALE_TEMP_SECONDS, WriteBatch, fill_temp
 from gitpuppet.resources.safepath import Parent
 
 if TYPE_CHECKING:
@@ -69,14 +69,7 @@ def write_temp(
     if fd < 0:
         raise ApplyError(f"cannot write in {at.dir_path}: no free temp name")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if uid is not None or gid is not None:
-                os.fchown(fh.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
-            os.fchmod(fh.fileno(), 0o644 if mode is None else mode)
-            if sync:
-                os.fsync(fh.fileno())
+        fill_temp(fd, data, mode=mode, uid=uid, gid=gid, sync=sync)
     except BaseException as exc:
         remove_temp(at, tmp)
         if isinstance(exc, OSError):

@@ -65,6 +65,21 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def fill_temp(
+    fd: int, data: bytes, *, mode: int | None, uid: int | None, gid: int | None, sync: bool
+) -> None:
+    """Write `data` into the new temp file `fd` (closed after), set its owner and mode (0644
+    unless given), and fsync it when `sync`."""
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        if uid is not None or gid is not None:
+            os.fchown(fh.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
+        os.fchmod(fh.fileno(), 0o644 if mode is None else mode)
+        if sync:
+            os.fsync(fh.fileno())
+
+
 def write_temp(
     path: str,
     data: bytes,
@@ -87,14 +102,7 @@ def write_temp(
     except OSError as exc:
         raise ApplyError(f"cannot write in {directory}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if uid is not None or gid is not None:
-                os.fchown(fh.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
-            os.fchmod(fh.fileno(), 0o644 if mode is None else mode)
-            if sync:
-                os.fsync(fh.fileno())
+        fill_temp(fd, data, mode=mode, uid=uid, gid=gid, sync=sync)
     except OSError as exc:
         _remove(tmp)
         raise ApplyError(f"cannot write {path}: {exc.strerror}") from None
