@@ -201,7 +201,12 @@ def test_sigkill_during_a_batched_run_leaves_each_file_old_or_new(tmp_path: Path
             stdout=subprocess.PIPE,
         )
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-        time.sleep(0.2 + rng.random() * 0.6)
+        # Kill a random moment after its first round began to land (renames in flight or later).
+        before = (root / "f000").read_bytes()[:12]
+        deadline = time.monotonic() + 60
+        while (root / "f000").read_bytes()[:12] == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.random() * 0.4)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL  # killed mid-run, not ended on its own
         for i in range(200):
