@@ -36,7 +36,7 @@ def summary(
         "last_run": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration": 1.5,
         "exit_code": exit_code,
-        "result": RESULTS[exit_code],
+        "result": RESULTS.get(exit_code, "failed"),
         "noop": False,
         "pending_changes": 0,
         "counts": {

@@ -174,7 +174,7 @@ def _result(raw: dict[str, Any]) -> str:
     code = raw.get("exit_code")
     if isinstance(code, int) and not isinstance(code, bool) and code in RESULTS:
         return RESULTS[code]  # the contract: the result is what the exit code says
-    raise BadReport(f"exit_code {_short(code)!r} is not one of {sorted(RESULTS)}")
+    raise BadReport(f"exit_code {_short(repr(code))} is not one of {sorted(RESULTS)}")
 
 
 def _time(value: Any) -> datetime:
