@@ -32,6 +32,7 @@ COMMANDS = {
     "disable": "stop runs, with a reason",
     "enable": "allow runs again",
     "bootstrap": "configure this node, clone the repo, install the timer, run once",
+    "fleet": "every node's last run, from the reports repository",
 }
 
 

@@ -1,0 +1,83 @@
+"""The fleet view as one self-contained HTML page (no CDN, no request of any kind).
+
+Everything from the nodes travels as JSON inside a `<script type="application/json">` with `<`,
+`>` and `&` escaped, and the page's own script builds the table with `textContent` only, so a
+node name or message holding markup is shown as text. A Content-Security-Policy with a fresh
+nonce allows only the page's own style and script and forbids every fetch, so even markup that
+got in some other way could neither run nor call out.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from importlib import resources
+
+from gitpuppet.fleet.view import FleetView, iso, row_json
+
+_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def embed_json(data: object) -> str:
+    """JSON that can sit inside a <script> element: no `</script>`, `<!--` or `&` in it."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def render_page(view: FleetView, now: datetime | None = None) -> str:
+    """The whole page for `view`, as text (UTF-8 when written)."""
+    now = now or datetime.now(UTC)
+    nonce = secrets.token_urlsafe(18)
+    data = {
+        "generated": iso(now),
+        "summary": view.summary_line(),
+        "warnings": view.warnings[:100],
+        "nodes": [row_json(r) for r in view.rows],
+    }
+    assets = resources.files("gitpuppet.fleet")
+    css = assets.joinpath("page.css").read_text(encoding="utf-8")
+    js = assets.joinpath("page.js").read_text(encoding="utf-8")
+    csp = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "img-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>gitpuppet fleet</title>
+<style nonce="{nonce}">{css}</style>
+</head>
+<body>
+<header>
+<h1>gitpuppet fleet</h1>
+<p id="summary"></p>
+<p id="generated"></p>
+<div class="controls">
+<input id="filter" type="search" placeholder="filter: node, commit, message, fact" autocomplete="off">
+<div id="statuses" role="group" aria-label="status"></div>
+</div>
+<ul id="warnings"></ul>
+</header>
+<main>
+<table id="nodes">
+<thead><tr></tr></thead>
+<tbody></tbody>
+</table>
+<p id="shown"></p>
+</main>
+<script id="fleet-data" type="application/json">{embed_json(data)}</script>
+<script nonce="{nonce}">{js}</script>
+</body>
+</html>
+"""
