@@ -114,6 +114,36 @@ SECTION_EXAMPLE = {
     "reports": "{repo: URL}",
     "backups_keep": "{versions: 10, days: 90}",
 }
+# One line per key, for the generated reference (gitpuppet.reference); a section's keys are
+# `section.key`. A new key needs its line here (tests/unit/test_reference.py says so).
+KEY_DOCS: dict[str, str] = {
+    "repo": "the control repo's URL (ssh, https, file, git), or a list of mirrors of it",
+    "branch": "the branch this node follows (its environment)",
+    "node_name": "the name matched against node declarations (lower-cased)",
+    "interval": "time between runs (30m, 1h, 90s)",
+    "splay": "the longest delay before a run, spread over the fleet by node name",
+    "ssh_key": "the private key for ssh URLs (a read-only deploy key)",
+    "known_hosts": "the known_hosts file for ssh URLs; an unknown host key is refused",
+    "ca_file": "CA certificates (PEM) trusted for https, besides the system's",
+    "verify.allowed_signers": "apply only commits signed by these keys (ssh-keygen -Y format)",
+    "state_dir": "where the node's clone, state, reports and backups live (root's alone)",
+    "reports_keep": "how many run reports are kept",
+    "report_unchanged": "list unchanged resources in reports (else they are only counted)",
+    "backups_keep.versions": "backups kept per path, newest first",
+    "backups_keep.days": "backups older than this many days are removed",
+    "metrics_file": "a Prometheus textfile (absolute, *.prom) rewritten by every run",
+    "reports.repo": "a git repository each run's summary is pushed to, for the fleet view",
+    "reports.ssh_key": "the private key for an ssh reports.repo",
+    "facts_d": "a folder of extra facts: .yaml/.json files, executables printing either",
+    "run_dir": "where the run lock lives",
+}
+# Defaults that are not a plain value of AgentConfig.
+DEFAULT_DOCS: dict[str, str] = {
+    "repo": "none (needed by pull and run)",
+    "node_name": "the machine's FQDN",
+    "splay": "a tenth of interval",
+    "reports.ssh_key": "ssh_key",
+}
 
 
 # --- positions ------------------------------------------------------------------------------

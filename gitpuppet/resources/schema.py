@@ -61,21 +61,38 @@ FILE_ENSURE = ("file", "present", "directory", "link", "absent")
 class FileParams(Params):
     type_name = "file"
     namevar = "path"
-    path: str = attr(STR)
-    ensure: str = attr(STR, "file", FILE_ENSURE)
-    content: str | None = attr(STR)
-    source: str | None = attr(STR)
-    template: str | None = attr(STR)
-    owner: str | int | None = attr(STR_OR_INT)
-    group: str | int | None = attr(STR_OR_INT)
-    mode: str | None = attr(MODE)
-    target: str | None = attr(STR)
-    recurse: bool = attr(BOOL, False)
-    purge: bool = attr(BOOL, False)
-    force: bool = attr(BOOL, False)
-    backup: bool = attr(BOOL, True)
-    replace: bool = attr(BOOL, True)
-    validate: str | None = attr(STR)
+    path: str = attr(STR, doc="the absolute path managed (the title)")
+    ensure: str = attr(
+        STR,
+        "file",
+        FILE_ENSURE,
+        doc="file, directory, link or absent; present: a file or a link, as it is",
+    )
+    content: str | None = attr(STR, doc="the file's content, given inline")
+    source: str | None = attr(
+        STR, doc="the content from a file under files/ (a folder with recurse)"
+    )
+    template: str | None = attr(STR, doc="the content from a Jinja2 template under templates/")
+    owner: str | int | None = attr(STR_OR_INT, doc="owning user, by name or uid")
+    group: str | int | None = attr(STR_OR_INT, doc="owning group, by name or gid")
+    mode: str | None = attr(MODE, doc='permissions as an octal string, e.g. "0640"')
+    target: str | None = attr(STR, doc="what a link points to (ensure: link)")
+    recurse: bool = attr(BOOL, False, doc="manage a directory's contents from its source folder")
+    purge: bool = attr(
+        BOOL, False, doc="with recurse: remove entries nothing in the catalog manages"
+    )
+    force: bool = attr(
+        BOOL,
+        False,
+        doc="replace a directory (or a file where a directory belongs) instead of failing",
+    )
+    backup: bool = attr(BOOL, True, doc="keep the replaced content in the backup store")
+    replace: bool = attr(
+        BOOL, True, doc="false: create the file if missing, never change an existing one's content"
+    )
+    validate: str | None = attr(
+        STR, doc="a command run on the new content before it replaces the old (% is the temp file)"
+    )
     # Filled in by the compiler: the bytes to write (from content, source or template), and for
     # a recursive directory, relative path -> bytes (None for a sub-directory).
     data: bytes | None = internal()
@@ -110,21 +127,38 @@ class FileParams(Params):
 @dataclass(slots=True)
 class PackageParams(Params):
     type_name = "package"
-    name: str = attr(STR)
+    name: str = attr(STR, doc="the package name (the title)")
     ensure: str = attr(
         STR, "installed", doc="installed, present, latest, absent, purged or a version"
     )
-    provider: str | None = attr(STR, None, ("apt", "dnf", "pip"))
+    provider: str | None = attr(
+        STR,
+        None,
+        ("apt", "dnf", "pip"),
+        doc="the package manager (default: from the facts)",
+    )
 
 
 @dataclass(slots=True)
 class ServiceParams(Params):
     type_name = "service"
-    name: str = attr(STR)
-    ensure: str | None = attr(STR, None, ("running", "stopped"))
+    name: str = attr(STR, doc="the service (unit) name (the title)")
+    ensure: str | None = attr(
+        STR,
+        None,
+        ("running", "stopped"),
+        doc="not given: left as it is",
+    )
     enable: bool | str | None = attr(ANY, None, doc="true, false or mask")
-    provider: str | None = attr(STR, None, ("systemd", "sysvinit"))
-    restart: str = attr(STR, "restart", ("restart", "reload"))
+    provider: str | None = attr(
+        STR,
+        None,
+        ("systemd", "sysvinit"),
+        doc="the init system (default: from the facts)",
+    )
+    restart: str = attr(
+        STR, "restart", ("restart", "reload"), doc="what a refresh does to a running service"
+    )
 
     def check(self) -> list[tuple[str, str]]:
         if self.enable not in (None, True, False, "mask"):
@@ -144,23 +178,27 @@ class ServiceParams(Params):
 class ExecParams(Params):
     type_name = "exec"
     namevar = "command"
-    command: str = attr(STR)
-    creates: str | None = attr(STR)
-    onlyif: str | None = attr(STR)
-    unless: str | None = attr(STR)
-    refreshonly: bool = attr(BOOL, False)
-    cwd: str | None = attr(STR)
-    environment: dict[str, str] = attr(MAP, {})
-    path: list[str] = attr(
-        STRLIST, ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    command: str = attr(
+        STR, doc="the command (the title), split into words as a shell would, run without one"
     )
-    user: str | int | None = attr(STR_OR_INT)
-    group: str | int | None = attr(STR_OR_INT)
-    timeout: int = attr(INT, 300)
-    returns: list[int] = attr(INTLIST, [0])
-    tries: int = attr(INT, 1)
-    try_sleep: int = attr(INT, 0)
-    shell: bool = attr(BOOL, False)
+    creates: str | None = attr(STR, doc="a path: the command runs only while it does not exist")
+    onlyif: str | None = attr(STR, doc="a command: run only if it exits 0")
+    unless: str | None = attr(STR, doc="a command: run only if it exits non-zero")
+    refreshonly: bool = attr(BOOL, False, doc="run only when refreshed (notify/subscribe)")
+    cwd: str | None = attr(STR, doc="the absolute working directory")
+    environment: dict[str, str] = attr(MAP, {}, doc="extra environment variables")
+    path: list[str] = attr(
+        STRLIST,
+        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"],
+        doc="the folders searched for the command's program",
+    )
+    user: str | int | None = attr(STR_OR_INT, doc="run as this user")
+    group: str | int | None = attr(STR_OR_INT, doc="run with this group")
+    timeout: int = attr(INT, 300, doc="seconds before the command's process group is killed")
+    returns: list[int] = attr(INTLIST, [0], doc="the exit codes that mean success")
+    tries: int = attr(INT, 1, doc="how many times to try before failing")
+    try_sleep: int = attr(INT, 0, doc="seconds to wait between tries")
+    shell: bool = attr(BOOL, False, doc="run the command with /bin/sh -c")
 
     def check(self) -> list[tuple[str, str]]:
         errs = []
@@ -176,18 +214,22 @@ class ExecParams(Params):
 @dataclass(slots=True)
 class UserParams(Params):
     type_name = "user"
-    name: str = attr(STR)
-    ensure: str = attr(STR, "present", ("present", "absent"))
-    uid: int | None = attr(INT)
-    gid: str | int | None = attr(STR_OR_INT)
-    groups: list[str] | None = attr(STRLIST)
-    home: str | None = attr(STR)
-    managehome: bool = attr(BOOL, False)
-    shell: str | None = attr(STR)
-    comment: str | None = attr(STR)
-    system: bool = attr(BOOL, False)
-    password: str | None = attr(STR)
-    authorized_keys: list[str] | None = attr(STRLIST)
+    name: str = attr(STR, doc="the login name (the title)")
+    ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
+    uid: int | None = attr(INT, doc="the numeric user id")
+    gid: str | int | None = attr(STR_OR_INT, doc="the primary group, by name or gid")
+    groups: list[str] | None = attr(STRLIST, doc="supplementary groups: the whole list")
+    home: str | None = attr(STR, doc="the absolute home directory")
+    managehome: bool = attr(
+        BOOL, False, doc="create the home directory (and remove it with ensure: absent)"
+    )
+    shell: str | None = attr(STR, doc="the login shell")
+    comment: str | None = attr(STR, doc="the GECOS field (full name)")
+    system: bool = attr(BOOL, False, doc="a system account (a uid below 1000) when created")
+    password: str | None = attr(STR, doc="a crypt(3) hash, never a plain password; never printed")
+    authorized_keys: list[str] | None = attr(
+        STRLIST, doc="ssh public keys: the whole ~/.ssh/authorized_keys"
+    )
 
     def check(self) -> list[tuple[str, str]]:
         errs = account_problems("user", self.name, self.uid, "uid")
@@ -213,11 +255,11 @@ class UserParams(Params):
 @dataclass(slots=True)
 class GroupParams(Params):
     type_name = "group"
-    name: str = attr(STR)
-    ensure: str = attr(STR, "present", ("present", "absent"))
-    gid: int | None = attr(INT)
-    system: bool = attr(BOOL, False)
-    members: list[str] | None = attr(STRLIST)
+    name: str = attr(STR, doc="the group name (the title)")
+    ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
+    gid: int | None = attr(INT, doc="the numeric group id")
+    system: bool = attr(BOOL, False, doc="a system group (a gid below 1000) when created")
+    members: list[str] | None = attr(STRLIST, doc="the members: the whole list")
 
     def check(self) -> list[tuple[str, str]]:
         return account_problems("group", self.name, self.gid, "gid")
@@ -255,12 +297,17 @@ class LineParams(Params):
     # duplicate YAML key, hence `text`.)
     type_name = "line"
     namevar = "line"
-    path: str = attr(STR)
-    line: str | None = attr(STR)
+    path: str = attr(STR, doc="the absolute path of the file edited")
+    line: str | None = attr(STR, doc="the line to ensure (the title, unless `text` is given)")
     text: str | None = attr(STR, doc="the line, when the title is only a name")
-    match: str | None = attr(STR)
-    after: str | None = attr(STR)
-    ensure: str = attr(STR, "present", ("present", "absent"))
+    match: str | None = attr(
+        STR,
+        doc="a regex: the last matching line is replaced (absent: all are removed)",
+    )
+    after: str | None = attr(
+        STR, doc="a regex: a new line goes after the last matching line (else at the end)"
+    )
+    ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
     follow: bool = attr(BOOL, False, doc="edit the file a link at `path` points to")
 
     @property
@@ -297,15 +344,15 @@ CRON_FIELDS = ("minute", "hour", "monthday", "month", "weekday")
 @dataclass(slots=True)
 class CronParams(Params):
     type_name = "cron"
-    name: str = attr(STR)
-    ensure: str = attr(STR, "present", ("present", "absent"))
-    command: str | None = attr(STR)
-    user: str = attr(STR, "root")
-    minute: str | int = attr(STR_OR_INT, "*")
-    hour: str | int = attr(STR_OR_INT, "*")
-    monthday: str | int = attr(STR_OR_INT, "*")
-    month: str | int = attr(STR_OR_INT, "*")
-    weekday: str | int = attr(STR_OR_INT, "*")
+    name: str = attr(STR, doc="the job's name: /etc/cron.d/<name> (the title)")
+    ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
+    command: str | None = attr(STR, doc="the command cron runs")
+    user: str = attr(STR, "root", doc="the user the job runs as")
+    minute: str | int = attr(STR_OR_INT, "*", doc="cron's minute field")
+    hour: str | int = attr(STR_OR_INT, "*", doc="cron's hour field")
+    monthday: str | int = attr(STR_OR_INT, "*", doc="cron's day-of-month field")
+    month: str | int = attr(STR_OR_INT, "*", doc="cron's month field")
+    weekday: str | int = attr(STR_OR_INT, "*", doc="cron's day-of-week field")
     special: str | None = attr(
         STR,
         None,
@@ -319,8 +366,9 @@ class CronParams(Params):
             "@midnight",
             "@hourly",
         ),
+        doc="a schedule such as @daily instead of the five time fields",
     )
-    environment: dict[str, str] = attr(MAP, {})
+    environment: dict[str, str] = attr(MAP, {}, doc="variables set at the top of the cron file")
 
     def check(self) -> list[tuple[str, str]]:
         # The rules live with the type (pure functions); imported here, not at the top, since
@@ -333,11 +381,11 @@ class CronParams(Params):
 @dataclass(slots=True)
 class HostParams(Params):
     type_name = "host"
-    name: str = attr(STR)
-    ensure: str = attr(STR, "present", ("present", "absent"))
-    ip: str | None = attr(STR)
-    aliases: list[str] = attr(STRLIST, [])
-    target: str = attr(STR, "/etc/hosts")
+    name: str = attr(STR, doc="the host name (the title)")
+    ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
+    ip: str | None = attr(STR, doc="the IP address (v4 or v6)")
+    aliases: list[str] = attr(STRLIST, [], doc="other names of the same address")
+    target: str = attr(STR, "/etc/hosts", doc="the hosts file edited")
 
     def check(self) -> list[tuple[str, str]]:
         import ipaddress
@@ -356,12 +404,17 @@ class HostParams(Params):
 class GitParams(Params):
     type_name = "git"
     namevar = "path"
-    path: str = attr(STR)
-    source: str | None = attr(STR)
-    revision: str = attr(STR, "HEAD")
-    ensure: str = attr(STR, "present", ("present", "latest", "absent"))
-    owner: str | int | None = attr(STR_OR_INT)
-    group: str | int | None = attr(STR_OR_INT)
+    path: str = attr(STR, doc="the absolute path of the checkout (the title)")
+    source: str | None = attr(STR, doc="the repository URL")
+    revision: str = attr(STR, "HEAD", doc="a branch, tag or commit to check out")
+    ensure: str = attr(
+        STR,
+        "present",
+        ("present", "latest", "absent"),
+        doc="present clones once, latest follows the revision",
+    )
+    owner: str | int | None = attr(STR_OR_INT, doc="owning user of the checkout")
+    group: str | int | None = attr(STR_OR_INT, doc="owning group of the checkout")
 
     def check(self) -> list[tuple[str, str]]:
         errs = []
@@ -400,6 +453,18 @@ METAPARAMS = (
     "when",
     "for_each",
 )
+# What each metaparameter means (for the generated reference, gitpuppet.reference).
+METAPARAM_DOCS: dict[str, str] = {
+    "require": "references applied before this resource",
+    "before": "references applied after this resource",
+    "notify": "references refreshed when this resource changes (ordered after it)",
+    "subscribe": "references whose change refreshes this resource (ordered before it)",
+    "noop": "true: never change this resource, only report what would change",
+    "tags": "extra tags (every resource has its type, class and define as tags)",
+    "sensitive": "true: the title, values and diffs are redacted everywhere",
+    "when": "a Jinja2 expression: the resource is declared only when it is true",
+    "for_each": "a list or mapping: the resource is declared once per item",
+}
 
 _FIELDS: dict[str, dict[str, dataclasses.Field[Any]]] = {
     name: {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("kind") != "internal"}  # type: ignore[arg-type]
