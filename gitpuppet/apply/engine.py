@@ -17,6 +17,7 @@ from gitpuppet.redact import Redactor
 from gitpuppet.resources import get_type
 from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.resources.fsutil import WriteBatch
+from gitpuppet.resources.managed import managed_paths
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
 
@@ -139,6 +140,7 @@ def apply_catalog(
     reason, the resources not yet applied are skipped with it and the exit code carries 4.
     """
     start = time.monotonic()
+    ctx.managed = managed_paths(catalog.resources)  # all of them, whatever --tags selects
     run = _Run(ctx, noop, types, persist_pending, redactor=Redactor(catalog.resources))
     in_catalog = {str(r.ref): r.ref for r in catalog.resources}
     for ref_text in pending_refreshes:
