@@ -140,13 +140,20 @@ class FileType(ResourceType):
     ) -> None:
         """Make the path what it should be; the replaced content goes to the backup store."""
         p: FileParams = res.params
+        # A sensitive resource's old content is kept (restorable) but marked: never shown.
+        backups = BackupStore(ctx.state_dir, res.sensitive) if p.backup else None
         with open_parent(p.path, ctx.cache) as at:
-            self._apply_at(at, p, cur, changes, ctx)
+            self._apply_at(at, p, cur, changes, ctx, backups)
 
     def _apply_at(
-        self, at: Parent, p: FileParams, cur: FileState, changes: list[Change], ctx: ApplyContext
+        self,
+        at: Parent,
+        p: FileParams,
+        cur: FileState,
+        changes: list[Change],
+        ctx: ApplyContext,
+        backups: BackupStore | None,
     ) -> None:
-        backups = BackupStore(ctx.state_dir) if p.backup else None
         if p.ensure == "absent":
             remove(at, cur.kind, p.force, backups)
             return
