@@ -35,13 +35,17 @@ class BackupVersion:
     mode: int
     uid: int
     gid: int
+    # Replaced by a `sensitive` resource: restorable, but never shown (show, diff, digest).
+    sensitive: bool = False
 
 
 class BackupStore:
-    """The backups under `<state_dir>/backups`."""
+    """The backups under `<state_dir>/backups`. With `sensitive`, what this store saves is
+    marked so: `backup show` and `backup diff` refuse it, `backup list` hides its digest."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], sensitive: bool = False) -> None:
         self.root = Path(state_dir) / "backups"
+        self.sensitive = sensitive
 
     def _index(self, path: str) -> Path:
         return self.root / "index" / (hashlib.sha256(path.encode()).hexdigest() + ".jsonl")
@@ -94,6 +98,8 @@ class BackupStore:
             "uid": st.st_uid if st else 0,
             "gid": st.st_gid if st else 0,
         }
+        if self.sensitive:
+            entry["sensitive"] = True
         line = (json.dumps(entry) + "\n").encode()
         fd = open_append_nofollow(index)  # the index name is predictable: never via a link
         try:
@@ -111,13 +117,33 @@ class BackupStore:
 
     def versions(self, path: str) -> list[BackupVersion]:
         """Saved versions of `path`, newest first (numbered from 1)."""
-        entries = [e for e in reversed(self._entries(self._index(path))) if self._has(e)]
+        return self._versions_in(self._index(path))
+
+    def _versions_in(self, index: Path) -> list[BackupVersion]:
+        entries = [e for e in reversed(self._entries(index)) if self._has(e)]
         return [
             BackupVersion(
-                i, e["path"], e["time"], e["digest"], e["size"], e["mode"], e["uid"], e["gid"]
+                i,
+                e["path"],
+                e["time"],
+                e["digest"],
+                e["size"],
+                e["mode"],
+                e["uid"],
+                e["gid"],
+                e.get("sensitive") is True,
             )
             for i, e in enumerate(entries, 1)
         ]
+
+    def recent(self, limit: int = 20) -> list[BackupVersion]:
+        """The newest `limit` versions of any path, newest first (each numbered within its
+        path, as `backup show PATH --version N` takes it)."""
+        found: list[BackupVersion] = []
+        for index in (self.root / "index").glob("*.jsonl"):
+            found.extend(v for v in self._versions_in(index) if isinstance(v.path, str))
+        found.sort(key=lambda v: float(v.time), reverse=True)
+        return found[:limit]
 
     def _entries(self, index: Path) -> list[dict[str, Any]]:
         """The index lines of one path, oldest first; torn or foreign lines are passed over."""
@@ -182,7 +208,9 @@ class BackupStore:
         try:
             st = os.lstat(path)
             with open(path, "rb") as fh:
-                self.save(path, fh.read(), st)
+                # What it replaces is as secret as what it puts back.
+                keep = BackupStore(self.root.parent, self.sensitive or chosen.sensitive)
+                keep.save(path, fh.read(), st)
         except (FileNotFoundError, IsADirectoryError):
             pass
         atomic_write(path, data, mode=chosen.mode, uid=chosen.uid, gid=chosen.gid)

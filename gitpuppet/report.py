@@ -15,7 +15,17 @@ from gitpuppet.model import REDACTED, Change, Result, Status
 from gitpuppet.redact import redact_url, redact_value, shown_define
 from gitpuppet.state import read_json, write_json_atomic
 
+# What a report keeps of one change's diff and of a failed command's output: the report is read
+# at 3 a.m., not a copy of the file (the backup store has the content).
+DIFF_CAP = 64 * 1024
+OUTPUT_CAP = 64 * 1024
+
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
+
+
+def shown_result(result: str | None, noop: bool) -> str | None:
+    """A noop run that found differences changed nothing: its result is "pending changes"."""
+    return "pending changes" if noop and result == "changed" else result
 
 
 def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:
@@ -26,8 +36,16 @@ def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:
     old, new = redact_value(c.old), redact_value(c.new)
     out: dict[str, Any] = {"attribute": c.attr, "old": old, "new": new, "redacted": False}
     if c.diff:
-        out["diff"] = redact_url(c.diff)
+        out["diff"] = capped(redact_url(c.diff), DIFF_CAP)
     return out
+
+
+def capped(text: str, cap: int) -> str:
+    """`text` cut to at most `cap` characters at a line end, with a note of what was cut."""
+    if len(text) <= cap:
+        return text
+    keep = text.rfind("\n", 0, cap) + 1 or cap
+    return text[:keep] + f"[{len(text) - keep} characters cut; the report keeps {cap} at most]\n"
 
 
 def _result_json(r: Result) -> dict[str, Any]:
@@ -49,7 +67,7 @@ def _result_json(r: Result) -> dict[str, Any]:
     if r.refreshed:
         out["refreshed"] = True
     if r.output and not sensitive:
-        out["output"] = redact_url(r.output)
+        out["output"] = capped(redact_url(r.output), OUTPUT_CAP)
     return out
 
 

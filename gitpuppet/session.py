@@ -114,7 +114,7 @@ def apply_tree(
     state_dir: str | os.PathLike[str],
     noop: bool = False,
     tags: set[str] | None = None,
-    want_diff: bool = False,
+    want_diff: bool = True,
     commit: str | None = None,
     environment: str | None = None,
     on_result: Callable[[Result], None] | None = None,
@@ -127,6 +127,8 @@ def apply_tree(
 ) -> RunOutcome:
     """Compile `tree` for `node` and converge; a compile error raises before anything changes.
 
+    Content diffs are computed by default (`want_diff`): the report keeps them (capped), so that
+    `gitpuppet report --diff` can show them after the fact.
     `extra_exit` is OR-ed into the exit code (the agent passes 4 when it fell back to an older
     commit); `messages` go into the report; `on_result`/`on_begin` follow the run (progress).
     `keep` says what to keep (default: `reports_keep` reports, unchanged resources counted only,

@@ -51,3 +51,38 @@ def run_lock(lock_file: str | os.PathLike[str]) -> Iterator[None]:
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)
+
+
+AGENT_MARKER = "agent.lock"
+
+
+@contextmanager
+def agent_marker(run_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Held (flock) while `gitpuppet agent` runs, so `status` can tell a loop exists; a
+    killed agent leaves no stale marker behind."""
+    path = Path(run_dir) / AGENT_MARKER
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld("another gitpuppet agent is running", f"its marker is {path}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def agent_running(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether a `gitpuppet agent` holds its marker in `run_dir` now."""
+    try:
+        fd = os.open(Path(run_dir) / AGENT_MARKER, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

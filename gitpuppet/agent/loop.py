@@ -8,6 +8,7 @@ from collections.abc import Callable
 import schedule
 
 from gitpuppet import stopping
+from gitpuppet.agent.lock import agent_marker
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
 
@@ -46,7 +47,7 @@ def agent_loop(
         runs += 1
 
     scheduler.every(max(int(config.interval), 1)).seconds.do(one)
-    with stopping.stop_on_signals("gitpuppet agent"):
+    with agent_marker(config.run_dir), stopping.stop_on_signals("gitpuppet agent"):
         one(first=True)
         while not stopping.stop_reason() and (max_runs is None or runs < max_runs):
             scheduler.run_pending()

@@ -17,6 +17,7 @@ from gitpuppet.redact import Redactor
 from gitpuppet.resources import get_type
 from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.resources.fsutil import WriteBatch
+from gitpuppet.resources.managed import managed_paths
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
 
@@ -139,6 +140,7 @@ def apply_catalog(
     reason, the resources not yet applied are skipped with it and the exit code carries 4.
     """
     start = time.monotonic()
+    ctx.managed = managed_paths(catalog.resources)  # all of them, whatever --tags selects
     run = _Run(ctx, noop, types, persist_pending, redactor=Redactor(catalog.resources))
     in_catalog = {str(r.ref): r.ref for r in catalog.resources}
     for ref_text in pending_refreshes:
@@ -315,6 +317,17 @@ def _converge(run: _Run, res: Resource, deps: Iterable[Ref]) -> Result:
     return result
 
 
+NOTIFIERS_SHOWN = 3  # a refresh line names this many of its notifiers, then counts the rest
+
+
+def notified_by(sources: list[Ref]) -> str:
+    """`notified by file:/a, file:/b`, or for many `notified by 1000 resources: file:/a and
+    999 more` (one line, whatever the fan-in)."""
+    if len(sources) <= NOTIFIERS_SHOWN:
+        return f"notified by {', '.join(map(str, sources))}"
+    return f"notified by {len(sources)} resources: {sources[0]} and {len(sources) - 1} more"
+
+
 def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
     """Refresh `res` once if a source changed (now or in an earlier run that could not deliver)."""
     if res.ref not in run.due:
@@ -327,11 +340,7 @@ def _deliver_refresh(run: _Run, res: Resource, result: Result) -> None:
             run.pending.discard(key)
             run.save_pending()
         return
-    why = (
-        f" (notified by {', '.join(map(str, sources))})"
-        if sources
-        else " (left over from an earlier run)"
-    )
+    why = f" ({notified_by(sources)})" if sources else " (left over from an earlier run)"
     if result.status == Status.CHANGED and rtype.refresh_absorbed(result.changes):
         # Started or run by this very run: a refresh on top would restart it twice.
         run.pending.discard(key)

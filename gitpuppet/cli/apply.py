@@ -91,7 +91,6 @@ def command(
                 state_dir=target,
                 noop=noop,
                 tags=tag_set,
-                want_diff=show_diff or as_json,
                 environment=environment,
                 on_result=None if as_json else printer.on_result,
                 on_begin=None if as_json else printer.on_begin,

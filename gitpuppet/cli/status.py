@@ -1,4 +1,8 @@
-"""`gitpuppet status [--json]`: last run, applied commit, disabled or not, next run."""
+"""`gitpuppet status [--json]`: last run, applied commit, disabled or not, next run.
+
+The next run is shown only when something will start one: the systemd timer, the cron job
+`bootstrap --cron` writes, or a running `gitpuppet agent`. A noop run's changes are "pending
+changes", never "changed": nothing was changed."""
 
 from __future__ import annotations
 
@@ -12,6 +16,11 @@ from typing import Any
 import click
 
 from gitpuppet.cli.app import App, common_options
+
+CRON_FILE = Path("/etc/cron.d/gitpuppet")  # as agent/bootstrap.py writes it
+NOT_SCHEDULED = (
+    "not scheduled (no timer, cron job or agent loop; `gitpuppet bootstrap` sets one up)"
+)
 
 
 def _next_from_timer() -> float | None:
@@ -48,6 +57,7 @@ def collect(config_path: str) -> dict[str, Any]:
     from gitpuppet.agent.disable import disabled
     from gitpuppet.config import load_config
     from gitpuppet.redact import redact_url
+    from gitpuppet.report import shown_result
     from gitpuppet.state import load_state
 
     config = load_config(config_path, required=False)
@@ -58,25 +68,43 @@ def collect(config_path: str) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     off = disabled(config.state_dir)
-    next_run = _next_from_timer()
-    source = "timer"
-    if next_run is None and state.last_run_time:
-        next_run, source = state.last_run_time + config.interval, "interval"
+    next_run, source = _next_run(config, state.last_run_time)
+    noop = bool(summary.get("noop"))
+    counts = summary.get("counts", {})
     return {
         "node": state.node or config.node_name,
         "last_run_time": state.last_run_time,
         "applied_commit": state.applied_commit,
         "last_good_commit": state.last_good_commit,
         "last_success_time": state.last_success_time,
-        "result": state.last_run_result,
+        "result": shown_result(state.last_run_result, noop),
         "exit_code": state.last_exit_code,
-        "counts": summary.get("counts", {}),
+        "noop": noop,
+        "pending_changes": counts.get("out_of_sync", 0) if noop else 0,
+        "counts": counts,
         "messages": [redact_url(str(m)) for m in summary.get("messages", [])],
         "disabled": off is not None,
         "disabled_reason": off.describe() if off else None,
         "next_run": next_run,
-        "next_run_source": source if next_run else None,
+        "next_run_source": source,
     }
+
+
+def _next_run(config: Any, last_run: float | None) -> tuple[float | None, str | None]:
+    """When the next run starts and what starts it; (None, None) when nothing will."""
+    from gitpuppet.agent.lock import agent_running
+
+    at = _next_from_timer()
+    if at is not None:
+        return at, "timer"
+    for source, present in (
+        ("agent loop", lambda: agent_running(config.run_dir)),
+        ("cron", lambda: CRON_FILE.is_file()),
+    ):
+        if present():
+            base = last_run if last_run is not None else time.time()
+            return base + config.interval, source
+    return None, None
 
 
 def _when(ts: float | None) -> str:
@@ -92,7 +120,7 @@ def command(app: App, as_json: bool) -> None:
     if as_json:
         app.json(data)
         return
-    counts = ", ".join(f"{v} {k}" for k, v in data["counts"].items() if v) or "-"
+    counts = _counts_text(data["counts"], data["noop"])
     app.out(f"node:        {data['node'] or '?'}")
     app.out(
         f"last run:    {_when(data['last_run_time'])} ({data['result'] or '-'}, "
@@ -108,7 +136,15 @@ def command(app: App, as_json: bool) -> None:
         else:
             app.out(f"note:        {message}")
     app.out(f"disabled:    {data['disabled_reason'] or 'no'}")
-    app.out(
-        f"next run:    {_when(data['next_run'])}"
-        + (f" ({data['next_run_source']})" if data["next_run_source"] else "")
-    )
+    if data["next_run_source"] is None:
+        app.out(f"next run:    {NOT_SCHEDULED}")
+    else:
+        app.out(f"next run:    {_when(data['next_run'])} ({data['next_run_source']})")
+
+
+def _counts_text(counts: dict[str, Any], noop: bool) -> str:
+    """`3 changed, 120 total`; after a noop run `3 pending` (nothing changed)."""
+    if noop:
+        rest = {k: v for k, v in counts.items() if k not in ("changed", "out_of_sync")}
+        counts = {"pending": counts.get("out_of_sync", 0), **rest}
+    return ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "-"

@@ -13,6 +13,7 @@ from typing import Any
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Ref, Resource
 from gitpuppet.resources.fsutil import WriteBatch
+from gitpuppet.resources.managed import ManagedPaths
 
 
 @dataclass(slots=True)
@@ -32,6 +33,8 @@ class ApplyContext:
     # What a type read once for the whole run (the installed package set, unit states), keyed
     # by a name of the type's own; a type drops its entry after changing what it describes.
     cache: dict[str, Any] = field(default_factory=dict)
+    # Every path a resource of the catalog manages (resources/managed.py): purge leaves them.
+    managed: ManagedPaths = field(default_factory=ManagedPaths)
 
 
 class RefreshNotNeeded(Exception):

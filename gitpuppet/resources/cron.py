@@ -254,7 +254,7 @@ class CronType(ResourceType):
         p: CronParams = res.params
         if cur.kind == "directory":
             raise ApplyError(f"{cur.path} is a directory, not a cron job file")
-        backups = BackupStore(ctx.state_dir)
+        backups = BackupStore(ctx.state_dir, res.sensitive)
         if p.ensure == "absent":
             if cur.kind == "file" and cur.data is not None:
                 backups.save(cur.path, cur.data, cur.st)

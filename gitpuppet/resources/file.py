@@ -35,6 +35,7 @@ from gitpuppet.resources.fsat import (
     write_temp,
 )
 from gitpuppet.resources.fsutil import gid_of, group_name, uid_of, unified_diff, user_name
+from gitpuppet.resources.managed import Protected
 from gitpuppet.resources.safepath import MissingParent, Parent, open_parent
 from gitpuppet.resources.schema import FileParams
 
@@ -129,9 +130,9 @@ class FileType(ResourceType):
         changes.extend(
             _meta_changes(cur, want, dir_mode(mode) if want == "directory" else mode, uid, gid)
         )
-        if want == "directory" and p.tree is not None:
+        if want == "directory" and _has_tree(p):
             have = cur.entries if cur.kind == "directory" else {}
-            changes.extend(tree_changes(have, p, mode, uid, gid, redact))
+            changes.extend(tree_changes(have, p, mode, uid, gid, redact, _kept(p, ctx)))
         return changes
 
     def apply(
@@ -139,13 +140,20 @@ class FileType(ResourceType):
     ) -> None:
         """Make the path what it should be; the replaced content goes to the backup store."""
         p: FileParams = res.params
+        # A sensitive resource's old content is kept (restorable) but marked: never shown.
+        backups = BackupStore(ctx.state_dir, res.sensitive) if p.backup else None
         with open_parent(p.path, ctx.cache) as at:
-            self._apply_at(at, p, cur, changes, ctx)
+            self._apply_at(at, p, cur, changes, ctx, backups)
 
     def _apply_at(
-        self, at: Parent, p: FileParams, cur: FileState, changes: list[Change], ctx: ApplyContext
+        self,
+        at: Parent,
+        p: FileParams,
+        cur: FileState,
+        changes: list[Change],
+        ctx: ApplyContext,
+        backups: BackupStore | None,
     ) -> None:
-        backups = BackupStore(ctx.state_dir) if p.backup else None
         if p.ensure == "absent":
             remove(at, cur.kind, p.force, backups)
             return
@@ -165,13 +173,23 @@ class FileType(ResourceType):
             if cur.kind is None:
                 make_dir(at, dir_mode(mode))
             set_meta(at, dir_mode(mode), uid, gid)
-            if p.tree is not None:
+            if _has_tree(p):
                 have = cur.entries if cur.kind else {}
-                sync_tree(at, p, have, mode, uid, gid, backups, ctx.batch)
+                sync_tree(at, p, have, mode, uid, gid, backups, ctx.batch, _kept(p, ctx))
         elif any(c.attr in ("content", "ensure") for c in changes):
             _write_file(at, p, cur, mode, uid, gid, backups, ctx)
         else:
             set_meta(at, mode, uid, gid)
+
+
+def _has_tree(p: FileParams) -> bool:
+    """The directory's contents are managed: from a source folder, or emptied by purge."""
+    return p.tree is not None or (p.recurse and p.purge)
+
+
+def _kept(p: FileParams, ctx: ApplyContext) -> Protected:
+    """What purge must leave inside this directory: the paths other resources manage."""
+    return Protected.under(p.path, ctx.managed)
 
 
 def _meta_changes(

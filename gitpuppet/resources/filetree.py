@@ -11,6 +11,7 @@ from gitpuppet.backup import BackupStore
 from gitpuppet.model import REDACTED, Change
 from gitpuppet.resources.fsat import finish_write, make_dir, read_file, remove, set_meta, write_temp
 from gitpuppet.resources.fsutil import WriteBatch, group_name, user_name
+from gitpuppet.resources.managed import Protected
 from gitpuppet.resources.safepath import MissingParent, Parent, open_inside
 from gitpuppet.resources.schema import FileParams
 
@@ -70,6 +71,31 @@ def scan(top: Parent) -> dict[str, Entry]:
     return out
 
 
+def wanted_tree(p: FileParams, keep: Protected) -> dict[str, bytes | None] | None:
+    """What a recursive directory should hold: the source folder's entries (none without a
+    source, so purge empties it), less what another resource of the catalog manages (that
+    resource wins, as in Puppet) and a file where a managed path needs a directory. A
+    sub-directory another resource manages stays (only made when missing: see `light`)."""
+    if p.tree is None:
+        return {} if p.recurse and p.purge else None
+    return {
+        rel: data
+        for rel, data in p.tree.items()
+        if not keep.in_subtree(rel) and not (data is not None and keep.kept(rel))
+    }
+
+
+def light(rel: str, data: bytes | None, keep: Protected) -> bool:
+    """A sub-directory of the tree that another resource manages: made when missing, its
+    kind and metadata otherwise left to that resource (no tug of war over its mode)."""
+    return data is None and rel in keep.exact
+
+
+def purged(have: dict[str, Entry], tree: dict[str, bytes | None], keep: Protected) -> list[str]:
+    """The entries purge removes: neither wanted nor kept for another resource."""
+    return sorted(rel for rel in set(have) - set(tree) if not keep.kept(rel))
+
+
 def tree_changes(
     have: dict[str, Entry],
     p: FileParams,
@@ -77,13 +103,20 @@ def tree_changes(
     uid: int | None,
     gid: int | None,
     redact: bool,
+    keep: Protected | None = None,
 ) -> list[Change]:
-    """What differs between the directory's contents and `p.tree` (and, with purge, extras)."""
-    assert p.tree is not None
+    """What differs between the directory's contents and the wanted tree (with purge, extras)."""
+    keep = keep or Protected()
+    tree = wanted_tree(p, keep)
+    assert tree is not None
     changes = []
-    for rel, data in sorted(p.tree.items()):
+    for rel, data in sorted(tree.items()):
         entry = have.get(rel)
         kind = entry.kind if entry else None
+        if light(rel, data, keep):
+            if kind is None:
+                changes.append(Change(f"{rel}/", "absent", "directory"))
+            continue
         if data is None:
             if kind != "directory":
                 changes.append(Change(f"{rel}/", kind or "absent", "directory"))
@@ -104,10 +137,11 @@ def tree_changes(
         if gid is not None and entry.gid != gid:
             changes.append(Change(f"{rel} group", group_name(entry.gid), group_name(gid)))
     if p.purge:
-        extra = set(have) - set(p.tree)
-        for rel in sorted(extra):
+        extra = purged(have, tree, keep)
+        inside = set(extra)
+        for rel in extra:
             # Report an unmanaged directory once, not every file inside it.
-            if not any(rel.startswith(other + "/") for other in extra):
+            if os.path.dirname(rel) not in inside:
                 changes.append(Change(rel, have[rel].kind, "absent (purged)"))
     return changes
 
@@ -121,17 +155,23 @@ def sync_tree(
     gid: int | None,
     backups: BackupStore | None,
     batch: WriteBatch | None = None,
+    keep: Protected | None = None,
 ) -> None:
-    """Make the contents of the directory `top` names match `p.tree`; with purge, remove what
-    is not in it. Every entry is reached from `top` without following a link. With `batch`, new
-    contents are staged there (see fsutil.WriteBatch)."""
-    assert p.tree is not None
-    for rel, data in sorted(p.tree.items()):
+    """Make the contents of the directory `top` names match the wanted tree; with purge, remove
+    what is neither in it nor kept for another resource (`keep`). Every entry is reached from
+    `top` without following a link. With `batch`, new contents are staged there (see
+    fsutil.WriteBatch)."""
+    keep = keep or Protected()
+    tree = wanted_tree(p, keep)
+    assert tree is not None
+    for rel, data in sorted(tree.items()):
+        if light(rel, data, keep) and rel in have:
+            continue
         with open_inside(top, rel) as at:
             _sync_entry(at, data, have.get(rel), mode, uid, gid, backups, batch)
     if p.purge:
         # Deepest first, so a directory is empty of managed things before it goes.
-        for rel in sorted(set(have) - set(p.tree), key=lambda r: -r.count("/")):
+        for rel in sorted(purged(have, tree, keep), key=lambda r: -r.count("/")):
             try:
                 at = open_inside(top, rel)
             except MissingParent:

@@ -103,7 +103,7 @@ class TextEditType(ResourceType):
             st = None
             if cur is not None:
                 data, st = read_file(at)
-                BackupStore(ctx.state_dir).save(os.path.realpath(at.path), data, st)
+                BackupStore(ctx.state_dir, res.sensitive).save(os.path.realpath(at.path), data, st)
             tmp = write_temp(
                 at,
                 new.encode(),

@@ -243,7 +243,9 @@ def test_damaged_reports_are_passed_over(env: tuple[Path, Path, Path]) -> None:
         ["report", "--state-dir", str(state)],
         env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml"},
     )
-    assert proc.exit_code == 0 and proc.stdout.count("\n") == 1
+    # One run: its line, and (issue 9) the resource it changed under it.
+    assert proc.exit_code == 0 and proc.stdout.count("\n") == 2
+    assert proc.stdout.splitlines()[1].strip() == f"file:{root}/a: changed (ensure, content)"
 
 
 def test_report_last_must_be_positive(tmp_path: Path) -> None:

@@ -1,0 +1,104 @@
+"""The paths a catalog manages, so that `purge` never removes one (SPEC §3.2).
+
+Pure: reads resources, touches nothing. The applier computes the set once per run from the whole
+catalog (selected by `--tags` or not: an unselected resource is still managed), and a purging
+directory asks `Protected` which of its entries belong to someone else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gitpuppet.model import Resource
+
+CRON_DIR = "/etc/cron.d"  # as resources/cron.py writes it
+
+
+def _paths_of(res: Resource) -> tuple[list[str], bool]:
+    """The absolute paths one resource writes, and whether it owns what is inside them too (a
+    git checkout, a home, a recursive directory); a plain directory does not: an enclosing
+    purge still sweeps its contents, as Puppet's does."""
+    p = res.params
+    if res.type == "file":
+        return [p.path], bool(p.recurse)
+    if res.type == "git":
+        return [p.path], True
+    if res.type == "line":
+        return [p.path], False
+    if res.type == "cron":
+        return [os.path.join(CRON_DIR, p.name)], False
+    if res.type == "host":
+        return [p.target], False
+    if res.type == "user" and p.ensure != "absent":
+        home = p.home or (f"/home/{p.name}" if p.managehome else None)
+        return ([home] if home else []), True
+    return [], False
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPaths:
+    """Paths the catalog manages (normalised, absolute); `subtrees` also own what is inside."""
+
+    paths: frozenset[str] = frozenset()
+    subtrees: frozenset[str] = frozenset()
+
+
+def managed_paths(resources: Iterable[Resource]) -> ManagedPaths:
+    """Every absolute path that a resource of the catalog manages."""
+    paths: set[str] = set()
+    subtrees: set[str] = set()
+    for res in resources:
+        found, whole = _paths_of(res)
+        for path in found:
+            if isinstance(path, str) and os.path.isabs(path):
+                paths.add(os.path.normpath(path))
+                if whole:
+                    subtrees.add(os.path.normpath(path))
+    return ManagedPaths(frozenset(paths), frozenset(subtrees))
+
+
+@dataclass(frozen=True, slots=True)
+class Protected:
+    """The managed paths strictly inside one directory, relative to it.
+
+    `owned(rel)`: another resource manages `rel`, or `rel` lies inside a path whose contents
+    another resource owns (a git checkout, a recursive directory). `holds(rel)`: `rel` is a
+    directory on the way to a managed path. Neither is ever purged."""
+
+    exact: frozenset[str] = frozenset()
+    subtrees: frozenset[str] = frozenset()
+    parents: frozenset[str] = frozenset()
+
+    @classmethod
+    def under(cls, top: str, managed: ManagedPaths) -> Protected:
+        """The part of `managed` inside the directory `top` (itself left out)."""
+        prefix = os.path.normpath(top).rstrip("/") + "/"
+
+        def inside(paths: frozenset[str]) -> frozenset[str]:
+            return frozenset(m[len(prefix) :] for m in paths if m.startswith(prefix))
+
+        exact = inside(managed.paths)
+        parents: set[str] = set()
+        for rel in exact:
+            parts = rel.split("/")
+            parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        return cls(exact, inside(managed.subtrees), frozenset(parents))
+
+    def owned(self, rel: str) -> bool:
+        return rel in self.exact or self.in_subtree(rel)
+
+    def in_subtree(self, rel: str) -> bool:
+        """`rel` is, or lies inside, a path whose whole contents another resource owns."""
+        if not self.subtrees:
+            return False
+        parts = rel.split("/")
+        return any("/".join(parts[:i]) in self.subtrees for i in range(1, len(parts) + 1))
+
+    def holds(self, rel: str) -> bool:
+        return rel in self.parents
+
+    def kept(self, rel: str) -> bool:
+        """Never purged: owned by another resource, or on the way to one."""
+        return self.owned(rel) or self.holds(rel)
