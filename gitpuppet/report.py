@@ -19,6 +19,25 @@ from gitpuppet.state import read_json, write_json_atomic
 # at 3 a.m., not a copy of the file (the backup store has the content).
 DIFF_CAP = 64 * 1024
 OUTPUT_CAP = 64 * 1024
+# All diffs of one report together: a first converge of 10,000 new files must not write each
+# file's content into every report (x reports_keep).
+DIFF_BUDGET = 1024 * 1024
+DIFF_SPENT = "[diff not kept: this report's 1 MiB of diffs is spent; see `gitpuppet backup diff`]"
+
+
+class _DiffBudget:
+    """What is left of a report's DIFF_BUDGET."""
+
+    def __init__(self) -> None:
+        self.left = DIFF_BUDGET
+
+    def take(self, diff: str) -> str:
+        kept = capped(diff, DIFF_CAP)
+        if len(kept) > self.left:
+            self.left = 0
+            return DIFF_SPENT
+        self.left -= len(kept)
+        return kept
 
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
 
@@ -28,7 +47,7 @@ def shown_result(result: str | None, noop: bool) -> str | None:
     return "pending changes" if noop and result == "changed" else result
 
 
-def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:
+def _change_json(c: Change, sensitive: bool, budget: _DiffBudget) -> dict[str, Any]:
     # A sensitive resource is redacted here too, whatever its type did: the report is the last
     # place a secret could leak from.
     if c.redacted or sensitive:
@@ -36,7 +55,7 @@ def _change_json(c: Change, sensitive: bool) -> dict[str, Any]:
     old, new = redact_value(c.old), redact_value(c.new)
     out: dict[str, Any] = {"attribute": c.attr, "old": old, "new": new, "redacted": False}
     if c.diff:
-        out["diff"] = capped(redact_url(c.diff), DIFF_CAP)
+        out["diff"] = budget.take(redact_url(c.diff))
     return out
 
 
@@ -48,7 +67,7 @@ def capped(text: str, cap: int) -> str:
     return text[:keep] + f"[{len(text) - keep} characters cut; the report keeps {cap} at most]\n"
 
 
-def _result_json(r: Result) -> dict[str, Any]:
+def _result_json(r: Result, budget: _DiffBudget) -> dict[str, Any]:
     """One resource's entry: reference, class, source position, status, changes, message, time."""
     res = r.resource
     sensitive = bool(res and res.sensitive)
@@ -60,7 +79,7 @@ def _result_json(r: Result) -> dict[str, Any]:
         "file": res.pos.file if res else None,
         "line": res.pos.line if res else None,
         "status": r.status.value,
-        "changes": [_change_json(c, sensitive) for c in r.changes],
+        "changes": [_change_json(c, sensitive, budget) for c in r.changes],
         "message": redact_url(r.message),
         "seconds": round(r.seconds, 6),
     }
@@ -86,6 +105,7 @@ def build_report(
     """The report of one run as plain data. Unchanged resources are only counted (`counts`)
     unless `unchanged` is true (config `report_unchanged`): a converged 100k-resource catalog
     would otherwise write tens of MB per run."""
+    budget = _DiffBudget()
     return {
         "node": node,
         "environment": environment,
@@ -99,7 +119,7 @@ def build_report(
         "messages": [redact_url(m) for m in messages or []],
         "counts": outcome.counts if outcome else {},
         "unchanged_listed": unchanged,
-        "resources": [_result_json(r) for r in _listed(outcome.results, unchanged)]
+        "resources": [_result_json(r, budget) for r in _listed(outcome.results, unchanged)]
         if outcome
         else [],
     }

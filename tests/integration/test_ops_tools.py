@@ -150,3 +150,19 @@ def test_a_refresh_with_many_notifiers_is_one_short_line(env: tuple[Path, Path, 
     (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("exec:count")]
     assert f"notified by 40 resources: file:{root}/f0 and 39 more" in line, line
     assert len(line) < 200
+
+
+def test_a_report_keeps_at_most_a_mebibyte_of_diffs(env: tuple[Path, Path, Path]) -> None:
+    root, repo, state = env
+    # 40 new files of 60 KB each: every diff fits its own cap, all of them do not fit the report.
+    line = "x" * 59 + "\n"
+    make_repo(
+        repo, "".join(f'- file: {root}/f{i}\n  content: "{line * 1000}"\n' for i in range(40))
+    )
+    assert apply(repo, state).returncode == 2
+    report = json.loads(sorted((state / "reports").glob("*.json"))[-1].read_text())
+    diffs = [c["diff"] for r in report["resources"] for c in r["changes"] if "diff" in c]
+    assert len(diffs) == 40
+    kept = [d for d in diffs if not d.startswith("[diff not kept")]
+    assert 10 <= len(kept) < 40 and sum(map(len, kept)) <= 1024 * 1024
+    assert all(len(d) > 60_000 for d in kept)
