@@ -97,6 +97,12 @@ def _check_url(name: str, url: object, pos: SourcePos) -> str:
         raise SourceError(pos, f"module '{name}' needs a url (a git repository URL)")
     if any(ord(c) < 0x20 or c == "\x7f" for c in url):
         raise SourceError(pos, f"the url of module '{name}' holds a control character")
+    if url.startswith("-") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", url):
+        raise SourceError(
+            pos,
+            f"module '{name}': {url!r} is not supported (a remote helper or an option)",
+            "use ssh://, https://, http://, git:// or file://",
+        )
     if "://" in url and url.split("://", 1)[0].lower() not in SCHEMES:
         raise SourceError(
             pos,

@@ -150,9 +150,11 @@ class ModuleCache:
         cached_tag = _target(repo, tag_ref) if repo is not None else None
         if repo is not None and cached_tag is not None:
             return self._checked(repo, spec, cached_tag, fetched=False)
+        before = _target(repo, branch_ref) if repo is not None else None
+        if repo is not None and offline and before is not None:
+            return self._checked(repo, spec, before, fetched=False)  # the branch as cached
         if repo is None or offline:
             raise self._offline_error(spec)
-        before = _target(repo, branch_ref)
         self._fetch(
             repo,
             spec,
@@ -362,4 +364,41 @@ def cache_for(config: Any, root: Path | None = None) -> ModuleCache:
         known_hosts=config.known_hosts,
         ca_file=config.ca_file,
         allowed_signers=config.verify_allowed_signers,
+    )
+
+
+def for_directory(
+    site: SourceTree,
+    config_path: str | None,
+    root: Path | None = None,
+    offline: bool = False,
+) -> SourceTree:
+    """`apply PATH`, `validate PATH`, `node --repo PATH`: `site` with its modules, cached at
+    `root` (the state dir's modules/ when the command has one, else the user's cache), fetched
+    with the agent config's keys and known_hosts when that config exists. Fetching is a network
+    read, not running code; `offline` uses the cache only."""
+    from gitpuppet.config import load_config
+
+    if not load_modules(site):
+        return site
+    config = None
+    if config_path and Path(config_path).is_file():
+        try:
+            config = load_config(config_path)
+        except GitpuppetError:
+            config = None
+    root = root if root is not None else user_cache_root()
+    if config is None:
+        cache = ModuleCache(root)
+    else:
+        cache = cache_for(config, root)
+        cache.allowed_signers = None  # a local directory is not a signed commit: nothing to trust
+    return with_modules(site, cache, offline=offline)
+
+
+def for_applied(config: Any, repo: Any, commit: str) -> SourceTree:
+    """The agent's checkout: `commit` with the module commits it was applied with (no fetch)."""
+    cache = cache_for(config)
+    return with_modules(
+        repo.tree(commit), cache, offline=True, recorded=recorded_for(cache.root, commit)
     )

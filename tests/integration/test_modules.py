@@ -295,3 +295,51 @@ def test_module_over_ssh_with_the_control_repos_key_and_known_hosts(
     assert last_report(setup)["modules"] == {"ntp": tagged}
     cache = list((setup.state / "modules").glob("ntp-*.git"))
     assert len(cache) == 1 and (cache[0] / "shallow").is_file()  # network: a shallow fetch
+
+
+def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    env = {
+        "GITPUPPET_CONFIG": "/nonexistent/config.yaml",
+        "PATH": "/usr/bin:/bin",
+        "XDG_CACHE_HOME": str(tmp / "cache"),
+        "HOME": str(tmp),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gitpuppet.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_validate_and_node_of_a_directory_fetch_modules_or_stay_offline(
+    setup: Setup, module: Module
+) -> None:
+    commit = module.commit(ntp_files(setup.target, "one"))
+    push_control(setup, f"ntp: {{url: '{module.url}', ref: main}}\n")
+    work = str(setup.work)
+    offline = _cli(setup.tmp, "validate", work, "--offline")
+    assert offline.returncode == 1
+    assert "modules.yaml:1: module 'ntp'" in offline.stderr and "--offline" in offline.stderr
+    assert not (setup.tmp / "cache").exists()  # offline: no cache made, nothing fetched
+    r = _cli(setup.tmp, "validate", work)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert list((setup.tmp / "cache/gitpuppet/modules").glob("ntp-*.git"))
+    assert _cli(setup.tmp, "validate", work, "--offline").returncode == 0  # now cached
+    node = _cli(setup.tmp, "node", "t.example.com", "--repo", work, "--json")
+    assert node.returncode == 0, node.stderr
+    resources = json.loads(node.stdout)["resources"]
+    assert {r["module"] for r in resources} == {"ntp"}
+    text = _cli(setup.tmp, "node", "t.example.com", "--repo", work)
+    assert "ntp:classes/server.yaml:3, class ntp.server, module ntp)" in text.stdout
+    assert commit
+
+
+def test_validate_reports_a_bad_modules_yaml_with_its_line(setup: Setup) -> None:
+    push_control(setup, "ntp:\n  url: file:///nowhere\n  rev: v1\n", "[site]")
+    r = _cli(setup.tmp, "validate", str(setup.work))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "modules.yaml:3: unknown key 'rev' in module 'ntp' (did you mean 'ref'?)" in r.stderr
