@@ -20,7 +20,7 @@ from gitpuppet.apply.engine import ApplyOutcome, BeginHook, apply_catalog
 from gitpuppet.atomic import StateWriteError, check_root_only
 from gitpuppet.backup import BackupStore
 from gitpuppet.compile import compile_catalog
-from gitpuppet.compile.source import SourceTree
+from gitpuppet.compile.source import SourceTree, module_commits
 from gitpuppet.config import DEFAULT_BACKUPS_DAYS, DEFAULT_BACKUPS_VERSIONS, AgentConfig
 from gitpuppet.errors import GitpuppetError
 from gitpuppet.model import Catalog, Result
@@ -183,6 +183,8 @@ def apply_tree(
         messages=messages,
         unchanged=keep.report_unchanged,
     )
+    if module_commits(tree):
+        report["modules"] = module_commits(tree)  # SPEC §9: name -> resolved commit
     files = write_report(state_path, report, keep=keep.reports)
     for exc in files.errors:
         writes.failure(exc, "the run itself is not affected")

@@ -19,6 +19,7 @@ from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
 from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
 from gitpuppet.agent.splay import mirror_start, splay_delay
+from gitpuppet.compile.source import SourceTree
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
 from gitpuppet.git.forward import backwards
@@ -234,9 +235,9 @@ def _apply_chosen(
     messages = list(pulled.messages)
     fallback = applied_commit(config, repo)
 
-    def apply(commit: str, extra: int, catalog: Catalog | None = None) -> RunOutcome:
+    def apply(commit: str, extra: int, catalog: Catalog, tree: SourceTree) -> RunOutcome:
         return apply_tree(
-            repo.tree(commit),
+            tree,
             node=pulled.node,
             facts=facts,
             state_dir=config.state_dir,
@@ -254,16 +255,17 @@ def _apply_chosen(
     candidate = pulled.candidate
     if candidate is not None:
         try:
-            catalog = compile_commit(repo, candidate, pulled.node, facts, config.branch)
-            outcome = apply(candidate, 0, catalog)
-            _mark(repo, candidate, outcome, noop)
+            tree = commit_source(config, repo, candidate)
+            catalog = compile_commit(repo, candidate, pulled.node, facts, config.branch, tree)
+            outcome = apply(candidate, 0, catalog, tree)
+            _mark(repo, candidate, outcome, noop, config, tree)
             return AgentRun(
                 outcome.exit_code, candidate, pulled.node, messages, outcome, pulled.fetch
             )
         except GitpuppetError as exc:
             messages.append(f"commit {candidate[:12]} does not compile: {exc}")
-            if fallback == candidate:
-                fallback = None
+            if fallback == candidate and not _has_module_record(config, candidate):
+                fallback = None  # the same compile again; with modules, the ones recorded
     if fallback is None:
         raise NothingApplied(
             "; ".join(messages) or "nothing to apply",
@@ -271,12 +273,12 @@ def _apply_chosen(
         )
     messages.append(f"applied the commit already applied, {fallback[:12]}, again instead")
     try:
-        outcome = apply(
-            fallback, FALLBACK, compile_commit(repo, fallback, pulled.node, facts, config.branch)
-        )
+        tree = commit_source(config, repo, fallback, fallback=True)
+        catalog = compile_commit(repo, fallback, pulled.node, facts, config.branch, tree)
+        outcome = apply(fallback, FALLBACK, catalog, tree)
     except GitpuppetError as exc:
         raise NothingApplied(f"{'; '.join(messages)}; and it failed too: {exc}") from None
-    _mark(repo, fallback, outcome, noop)
+    _mark(repo, fallback, outcome, noop, config, tree)
     return AgentRun(outcome.exit_code, fallback, pulled.node, messages, outcome, pulled.fetch, True)
 
 
@@ -284,15 +286,38 @@ class CompileFailure(GitpuppetError):
     """The compiler failed in a way it did not report itself (RecursionError, MemoryError...)."""
 
 
+def commit_source(
+    config: AgentConfig, repo: NodeRepo, commit: str, fallback: bool = False
+) -> SourceTree:
+    """The tree of `commit` with its modules (SPEC §9): fetched as needed, or, for the
+    fallback, exactly the module commits it was applied with (nothing fetched)."""
+    from gitpuppet.git.modules import cache_for, recorded_for, with_modules
+
+    cache = cache_for(config)
+    recorded = recorded_for(cache.root, commit) if fallback else None
+    return with_modules(repo.tree(commit), cache, offline=fallback, recorded=recorded)
+
+
+def _has_module_record(config: AgentConfig, commit: str) -> bool:
+    from gitpuppet.git.modules import cache_for, recorded_for
+
+    return recorded_for(cache_for(config).root, commit) is not None
+
+
 def compile_commit(
-    repo: NodeRepo, commit: str, node: str, facts: dict[str, Any], environment: str | None
+    repo: NodeRepo,
+    commit: str,
+    node: str,
+    facts: dict[str, Any],
+    environment: str | None,
+    tree: SourceTree | None = None,
 ) -> Catalog:
     """The catalog of `commit`; every failure, ours or not, is a GitpuppetError (nothing has
     been changed yet, so the run can fall back to the applied commit)."""
     from gitpuppet.compile import compile_catalog
 
     try:
-        return compile_catalog(repo.tree(commit), node, facts, environment)
+        return compile_catalog(tree or repo.tree(commit), node, facts, environment)
     except GitpuppetError:
         raise
     except RecursionError:
@@ -312,11 +337,25 @@ def compile_commit(
         ) from exc
 
 
-def _mark(repo: NodeRepo, commit: str, outcome: RunOutcome, noop: bool) -> None:
-    """Keep the applied and last good commits as refs (state.json has them too)."""
+def _mark(
+    repo: NodeRepo,
+    commit: str,
+    outcome: RunOutcome,
+    noop: bool,
+    config: AgentConfig,
+    tree: SourceTree,
+) -> None:
+    """Keep the applied and last good commits as refs (state.json has them too), and the
+    module commits the applied one was applied with."""
     if noop:
         return
     repo.mark("applied", commit)
+    from gitpuppet.git.modules import cache_for, record_applied
+
+    try:
+        record_applied(cache_for(config).root, commit, tree)
+    except GitpuppetError as exc:
+        outcome.messages.append(f"cannot record the module commits applied: {exc}")
     stopped = outcome.outcome is not None and outcome.outcome.stopped
     if not outcome.counts.get("failed") and not stopped:  # a run cut short is not "good"
         repo.mark("last-good", commit)

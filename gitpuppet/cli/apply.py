@@ -76,7 +76,7 @@ def command(
     target = state_dir or config_state_dir
     also = [config_state_dir] if Path(app.config_path).is_file() else []
     with converge_guard(Path(run_dir or config_run_dir) / "run.lock", target, *also):
-        tree = open_tree(app, path or repo)
+        tree = open_tree(app, path or repo, Path(target) / "modules")
         facts = load_facts(facts_file)
         name = node_name(node, facts, app.config_path)
         tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None

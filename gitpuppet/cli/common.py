@@ -10,12 +10,17 @@ from gitpuppet.compile.source import DirTree, SourceTree
 from gitpuppet.errors import GitpuppetError
 
 
-def open_tree(app: App, path: str | None) -> SourceTree:
-    """A directory given on the command line, else the agent's checkout at its applied commit."""
+def open_tree(
+    app: App, path: str | None, modules_root: Path | None = None, offline: bool = False
+) -> SourceTree:
+    """A directory given on the command line, else the agent's checkout at its applied commit;
+    with the modules of its modules.yaml (cached at `modules_root`, see git/modules.py)."""
     if path:
         if not Path(path).is_dir():
             raise GitpuppetError(f"{path} is not a directory", "give the path of a control repo")
-        return DirTree(path)
+        from gitpuppet.git.modules import for_directory
+
+        return for_directory(DirTree(path), app.config_path, modules_root, offline)
     if not Path(app.config_path).is_file():
         raise GitpuppetError(
             "no PATH given and no agent checkout yet",

@@ -9,6 +9,7 @@ import click
 
 from gitpuppet.cli.app import App, common_options
 from gitpuppet.cli.common import inspect_facts, node_name, open_tree
+from gitpuppet.compile.source import module_of
 from gitpuppet.model import REDACTED, Catalog, Ref, Resource
 from gitpuppet.redact import ALWAYS_SECRET, redact_value, shown_define
 
@@ -84,6 +85,7 @@ def catalog_json(cat: Catalog) -> dict[str, Any]:
                 "class": r.klass,
                 "define": shown_define(r),
                 "source": str(r.pos),
+                "module": module_of(r.pos.file),  # SPEC §9: None for the control repo's own
                 "tags": sorted(r.tags),
                 "noop": r.noop,
                 "sensitive": r.sensitive,
@@ -121,7 +123,9 @@ def print_catalog(app: App, cat: Catalog) -> None:
     width = len(str(len(cat.resources)))
     for i, r in enumerate(cat.resources, 1):
         flags = "".join(f" [{f}]" for f, on in (("noop", r.noop), ("sensitive", r.sensitive)) if on)
-        app.out(f"{i:>{width}}. {r.label}{flags}   ({r.pos}, class {r.klass or '-'})")
+        module = module_of(r.pos.file)
+        origin = f", module {module}" if module else ""
+        app.out(f"{i:>{width}}. {r.label}{flags}   ({r.pos}, class {r.klass or '-'}{origin})")
         for key, value in resource_attrs(r).items():
             text = value if isinstance(value, str) else repr(value)
             if (

@@ -24,6 +24,16 @@ from gitpuppet.cli.common import inspect_facts, open_tree
     help="Per-node facts: DIR/<node>.yaml or .json, else --facts or this machine's built-in "
     "facts (validate runs no facts.d executable and reads no facts.d file).",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Use modules from the cache only (default: fetch those missing; a network read).",
+)
+@click.option(
+    "--state-dir",
+    metavar="DIR",
+    help="Cache modules in DIR/modules (default: ~/.cache/gitpuppet/modules).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @common_options
 def command(
@@ -33,11 +43,14 @@ def command(
     nodes: tuple[str, ...],
     facts_file: str | None,
     facts_dir: str | None,
+    offline: bool,
+    state_dir: str | None,
     as_json: bool,
 ) -> None:
     from gitpuppet.compile.validate import validate_tree
 
-    tree = open_tree(app, path or repo)
+    modules_root = Path(state_dir) / "modules" if state_dir else None
+    tree = open_tree(app, path or repo, modules_root, offline)
     base: dict[str, Any] | None = None
 
     def facts_for(name: str) -> dict[str, Any]:

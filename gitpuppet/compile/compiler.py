@@ -17,7 +17,7 @@ from gitpuppet.compile.nodes import (
     load_declarations,
     select_declaration,
 )
-from gitpuppet.compile.source import SourceTree
+from gitpuppet.compile.source import SourceTree, find_unit, unit_names
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource, sensitive_label
@@ -85,29 +85,6 @@ class _ClassInfo:
     name: str
     pos: SourcePos
     params: dict[str, Any] = field(default_factory=dict)
-
-
-def find_unit(tree: SourceTree, folder: str, name: str) -> str | None:
-    """classes/a/b.yaml or classes/a/b/init.yaml for `a.b`; None when neither exists."""
-    if not name or any(not part or part.startswith(".") or "/" in part for part in name.split(".")):
-        return None
-    base = f"{folder}/{name.replace('.', '/')}"
-    for path in (f"{base}.yaml", f"{base}/init.yaml"):
-        if tree.is_file(path):
-            return path
-    return None
-
-
-def unit_names(tree: SourceTree, folder: str) -> list[str]:
-    """Every class (or define) name found under `folder`, for "did you mean"."""
-    names = []
-    for path in tree.walk_files(folder):
-        if path.endswith(".yaml"):
-            rel = path[len(folder) + 1 : -5]
-            if rel.endswith("/init"):
-                rel = rel[:-5]
-            names.append(rel.replace("/", "."))
-    return names
 
 
 class Compiler:
@@ -535,10 +512,6 @@ class Compiler:
         source = attrs.get("source")
         if isinstance(source, str):
             where = attr_pos.get("source", pos)
-            if ":" in source and not source.startswith("/"):
-                raise SourceError(
-                    where, f"source '{source}' names a module; modules are not supported yet"
-                )
             path = confined_path("files", source, where, "source")
             if attrs.get("recurse"):
                 if not self.tree.is_dir(path):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitpuppet.compile.loader import PosDict, YamlCache, expect_mapping
+from gitpuppet.compile.source import module_names
 from gitpuppet.compile.template import Templates, confined_path
 from gitpuppet.errors import SourceError, SourcePos
 
@@ -26,6 +27,12 @@ class Level:
     path: str | None
     skipped: str = ""  # why the level was skipped, for --explain
     data: PosDict | None = None
+    module: str | None = None  # a module's data/common.yaml: answers only `<module>.…` keys
+
+    def answers(self, key: str) -> bool:
+        """A module's level holds defaults for its own keys only: it cannot add to, or set,
+        the site's other keys (a merged `admin_users`, say)."""
+        return self.module is None or key == self.module or key.startswith(self.module + ".")
 
 
 @dataclass
@@ -116,7 +123,7 @@ class DataStore:
                     t, SourcePos(self.hierarchy_pos.file, lines[i]) if lines else self.hierarchy_pos
                 )
                 for i, t in enumerate(self.hierarchy)
-            ]
+            ] + [_module_level(self.yaml, name) for name in module_names(self.yaml.tree)]
         return self._levels
 
     def reset(self, scope: dict[str, Any]) -> None:
@@ -149,6 +156,8 @@ class DataStore:
                         level.data.pos("lookup_options"), "lookup_options must be a mapping"
                     )
                 for key, opts in raw.items():
+                    if not level.answers(str(key)):
+                        continue
                     merge = opts.get("merge") if isinstance(opts, dict) else opts
                     if isinstance(merge, dict):
                         merge = merge.get("strategy")
@@ -181,6 +190,8 @@ class DataStore:
             trace.merge = merge
         found: list[tuple[Any, Level]] = []
         for level in self.levels:
+            if not level.answers(key):
+                continue
             if level.data is None:
                 if trace is not None:
                     trace.steps.append(f"{level.template}: skipped ({level.skipped})")
@@ -262,6 +273,15 @@ class DataStore:
 
 
 MISSING = _MISSING
+
+
+def _module_level(yaml_cache: YamlCache, module: str) -> Level:
+    """The lowest levels: each module's data/common.yaml (SPEC §9)."""
+    path = f"{module}:data/common.yaml"
+    data = yaml_cache.load_optional(path)
+    if data is None:
+        return Level(path, path, skipped="file absent", module=module)
+    return Level(path, path, data=expect_mapping(data, path, "a data file"), module=module)
 
 
 def _key_pos(level: Level, key: str) -> SourcePos:

@@ -108,3 +108,137 @@ def _first_link(root: str, path: str) -> str | None:
         if os.path.islink(os.path.join(root, rel)):
             return rel
     return None
+
+
+# -- external modules (SPEC §9) -------------------------------------------------------------
+
+MODULE_FOLDERS = ("templates", "files", "data")  # `templates/ntp:x` is module ntp's templates/x
+
+
+class ModularTree:
+    """The control repo with its external modules: a path `<module>:<path>` (and, as the
+    compiler writes them, `templates/<module>:<path>`, `files/…`, `data/…`) reads the module's
+    own tree; every other path reads the control repo. A module's tree is its own root: a
+    `..` or a symlink cannot reach the control repo or another module from it."""
+
+    def __init__(
+        self, site: SourceTree, modules: dict[str, SourceTree], commits: dict[str, str]
+    ) -> None:
+        self.site = site
+        self.modules = modules
+        self.commits = commits  # module name -> resolved commit id (for the report)
+        self.label = site.label
+
+    def route(self, path: str) -> tuple[SourceTree, str, str, str]:
+        """(tree, path in it, prefix as asked, prefix in that tree) for `path`."""
+        path = path.strip("/")
+        first, _, rest = path.partition("/")
+        if ":" in first:
+            name, _, inner_first = first.partition(":")
+            if name in self.modules:
+                inner = f"{inner_first}/{rest}" if rest else inner_first
+                return self._checked(name, inner, f"{name}:", "")
+        if first in MODULE_FOLDERS and ":" in rest.split("/", 1)[0]:
+            name, _, inner = rest.partition(":")
+            if name in self.modules:
+                inner = f"{first}/{inner}" if inner else first
+                return self._checked(name, inner, f"{first}/{name}:", f"{first}/")
+        return self.site, path, "", ""
+
+    def _checked(
+        self, name: str, inner: str, asked: str, prefix: str
+    ) -> tuple[SourceTree, str, str, str]:
+        if any(part in ("..", ".") for part in inner.split("/")):
+            raise SourceError(
+                SourcePos(f"{name}:{inner}"),
+                f"path '{inner}' leaves module '{name}'",
+                "a module's paths stay inside the module",
+            )
+        return self.modules[name], inner.strip("/"), asked, prefix
+
+    def read_bytes(self, path: str) -> bytes:
+        tree, inner, _, _ = self.route(path)
+        return tree.read_bytes(inner)
+
+    def is_file(self, path: str) -> bool:
+        tree, inner, _, _ = self.route(path)
+        return tree.is_file(inner)
+
+    def is_dir(self, path: str) -> bool:
+        tree, inner, _, _ = self.route(path)
+        return tree.is_dir(inner)
+
+    def list_dir(self, path: str) -> list[str]:
+        tree, inner, _, _ = self.route(path)
+        return tree.list_dir(inner)
+
+    def walk_files(self, path: str) -> list[str]:
+        """Files below `path`, spelled with the prefix `path` was asked with."""
+        tree, inner, asked, prefix = self.route(path)
+        found = tree.walk_files(inner)
+        if tree is self.site:
+            return found
+        return [asked + p[len(prefix) :] for p in found]
+
+
+def module_commits(tree: SourceTree) -> dict[str, str]:
+    """The resolved commit of every module of `tree` ({} for a tree without modules)."""
+    return dict(tree.commits) if isinstance(tree, ModularTree) else {}
+
+
+def module_names(tree: SourceTree) -> list[str]:
+    """The modules `tree` has, sorted."""
+    return sorted(tree.modules) if isinstance(tree, ModularTree) else []
+
+
+def module_of(file: str) -> str | None:
+    """The module a source path belongs to (`ntp:classes/x.yaml`, `templates/ntp:x.j2`), or
+    None for the control repo's own files."""
+    first, _, rest = file.partition("/")
+    if ":" in first:
+        return first.split(":", 1)[0]
+    if first in MODULE_FOLDERS and ":" in rest.split("/", 1)[0]:
+        return rest.split(":", 1)[0]
+    return None
+
+
+def find_unit(tree: SourceTree, folder: str, name: str) -> str | None:
+    """classes/a/b.yaml or classes/a/b/init.yaml for `a.b`; for a module `ntp`, `ntp.b` is
+    `ntp:classes/b.yaml` (or b/init.yaml) and `ntp` is `ntp:classes/init.yaml`. None when absent."""
+    if not name or any(not part or part.startswith(".") or "/" in part for part in name.split(".")):
+        return None
+    if ":" in name:
+        return None
+    first, _, rest = name.partition(".")
+    if isinstance(tree, ModularTree) and first in tree.modules:
+        base = f"{first}:{folder}/{rest.replace('.', '/')}" if rest else f"{first}:{folder}/init"
+        candidates = [f"{base}.yaml"] + ([f"{base}/init.yaml"] if rest else [])
+    else:
+        base = f"{folder}/{name.replace('.', '/')}"
+        candidates = [f"{base}.yaml", f"{base}/init.yaml"]
+    for path in candidates:
+        if tree.is_file(path):
+            return path
+    return None
+
+
+def unit_names(tree: SourceTree, folder: str) -> list[str]:
+    """Every class (or define) name under `folder`, the modules' too, for "did you mean"."""
+    names = _unit_names(tree.walk_files(folder), folder, "")
+    for module in module_names(tree):
+        names += _unit_names(tree.walk_files(f"{module}:{folder}"), f"{module}:{folder}", module)
+    return names
+
+
+def _unit_names(paths: list[str], folder: str, module: str) -> list[str]:
+    names = []
+    for path in paths:
+        if path.endswith(".yaml"):
+            rel = path[len(folder) + 1 : -5]
+            if rel.endswith("/init"):
+                rel = rel[:-5]
+            elif rel == "init" and module:
+                rel = ""  # a module's classes/init.yaml is the module itself
+            name = rel.replace("/", ".")
+            names.append(f"{module}.{name}" if module and name else module or name)
+    return names

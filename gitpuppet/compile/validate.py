@@ -14,6 +14,7 @@ import jinja2
 from gitpuppet.compile import compile_catalog
 from gitpuppet.compile.compiler import CLASS_KEYS, DEFINE_KEYS, load_settings
 from gitpuppet.compile.loader import PosDict, YamlCache
+from gitpuppet.compile.modspec import parse_modules
 from gitpuppet.compile.nodes import load_declarations, matching_patterns
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates
@@ -68,6 +69,10 @@ def validate_tree(
             result.errors.append(f"{path}: a template must be UTF-8 text")
         except GitpuppetError as exc:  # a link that leaves the repo
             result.errors.append(str(exc))
+    try:
+        parse_modules(yaml_cache)
+    except GitpuppetError as exc:
+        result.errors.append(str(exc))
     try:
         load_settings(yaml_cache)
         decls, _files = load_declarations(yaml_cache)
