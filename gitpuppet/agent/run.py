@@ -8,6 +8,8 @@ back) and the exit code carries 4.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
 from gitpuppet.git.seen import Seen, note_seen
 from gitpuppet.git.verify import verify_commit
 from gitpuppet.model import Catalog, Result
+from gitpuppet.rollout.choose import RolloutSettingsError, choose, pending_commits
+from gitpuppet.rollout.plan import Decision, FailuresOn, bucket
+from gitpuppet.rollout.record import save_rollout_status, status_of
 from gitpuppet.session import Retention, RunOutcome, apply_tree
 from gitpuppet.state import load_state
 
@@ -47,6 +52,7 @@ class AgentRun:
     outcome: RunOutcome | None = None
     fetch: FetchResult | None = None
     fell_back: bool = False
+    rollout: Decision | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -63,6 +69,7 @@ class Pulled:
     head: str | None
     fetch: FetchResult | None
     messages: list[str] = field(default_factory=list)
+    rollout: Decision | None = None
 
 
 def repo_path(config: AgentConfig) -> Path:
@@ -85,9 +92,45 @@ def open_node_repo(config: AgentConfig) -> NodeRepo:
     )
 
 
-def choose_commit(repo: NodeRepo, head: str, node: str, config: AgentConfig) -> str:
-    """The commit this node may apply: the branch head (the rollout of SPEC §10 plugs in here)."""
-    return head
+def choose_commit(
+    repo: NodeRepo,
+    head: str,
+    node: str,
+    config: AgentConfig,
+    *,
+    failures_on: FailuresOn | None = None,
+    now: float | None = None,
+    trusted: Callable[[str], bool] | None = None,
+    pending: list[str] | None = None,
+) -> Decision:
+    """The rollout's choice (SPEC §10): the newest commit due for this node's wave and not
+    halted (`failures_on(commit)` names the nodes that failed on it), else the applied one.
+
+    Raises RolloutSettingsError when the head's rollout settings are invalid."""
+    return choose(
+        repo,
+        head,
+        node,
+        applied_commit(config, repo),
+        now=time.time() if now is None else now,
+        failures_on=failures_on,
+        trusted=trusted,
+        pending=pending,
+    )
+
+
+def halt_reader(config: AgentConfig) -> FailuresOn | None:
+    """`failures_on(commit)` from the reports repository (gitpuppet.agent.reports), if any."""
+    if config.reports_repo is None:
+        return None
+    try:
+        module = importlib.import_module("gitpuppet.agent.reports")
+    except ImportError:
+        return None
+    reader = getattr(module, "failures_on", None)
+    if reader is None:
+        return None
+    return lambda commit: list(reader(config, commit))
 
 
 def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
@@ -105,8 +148,19 @@ def applied_commit(config: AgentConfig, repo: NodeRepo) -> str | None:
     return load_state(config.state_dir).applied_commit or repo.marked("applied")
 
 
-def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
-    """Fetch, choose and verify; a failure is a message and a None candidate, never a raise."""
+def pull(
+    repo: NodeRepo,
+    config: AgentConfig,
+    node: str,
+    *,
+    ignore_rollout: str | None = None,
+    now: float | None = None,
+    failures_on: FailuresOn | None = None,
+) -> Pulled:
+    """Fetch, choose and verify; a failure is a message and a None candidate, never a raise.
+
+    `ignore_rollout` (why: `--ignore-rollout`, `--branch B`) takes the head, never backwards
+    all the same; `failures_on` defaults to the reports repository's halt markers."""
     messages: list[str] = []
     try:
         fetched: FetchResult | None = repo.fetch(start=mirror_start(node, len(config.repo)))
@@ -114,14 +168,69 @@ def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
         return Pulled(node, None, None, None, [str(exc)])
     assert fetched is not None
     messages.extend(f"fetch: {m}" for m in fetched.messages)
-    candidate = choose_commit(repo, fetched.head, node, config)
+    head = fetched.head
     applied = applied_commit(config, repo)
-    seen = _note_seen(config, repo, [fetched.head, candidate, applied], applied, messages)
+    waiting = [] if ignore_rollout else pending_commits(repo, head, applied)
+    seen = _note_seen(config, repo, [head, *waiting, applied], applied, messages)
+    try:
+        decision = _decide(
+            repo, config, node, head, waiting, seen, ignore_rollout, now, failures_on
+        )
+    except RolloutSettingsError as exc:
+        return Pulled(node, None, head, fetched, [*messages, str(exc)])
+    messages.extend(f"rollout: {w}" for w in decision.warnings)
+    warning = save_rollout_status(
+        config.state_dir, status_of(decision, node, config.branch, ignore_rollout)
+    )
+    messages.extend([warning] if warning else [])
+    candidate = decision.commit
+    if candidate is None:
+        messages.append(
+            f"held: nothing is due for this node yet ({decision.held or _due(decision)})"
+        )
+        return Pulled(node, None, head, fetched, messages, decision)
     refusal = _refusal(repo, config, candidate, applied, seen)
     if refusal is not None:
         messages.append(refusal)
-        return Pulled(node, None, fetched.head, fetched, messages)
-    return Pulled(node, candidate, fetched.head, fetched, messages)
+        return Pulled(node, None, head, fetched, messages, decision)
+    return Pulled(node, candidate, head, fetched, messages, decision)
+
+
+def _decide(
+    repo: NodeRepo,
+    config: AgentConfig,
+    node: str,
+    head: str,
+    waiting: list[str],
+    seen: dict[str, Seen],
+    ignore_rollout: str | None,
+    now: float | None,
+    failures_on: FailuresOn | None,
+) -> Decision:
+    """The rollout's decision, verifying commits (once each) under `verify`."""
+    if ignore_rollout:
+        return Decision(head, head, bucket(node), None)
+    signers = config.verify_allowed_signers
+    trusted = None
+    if signers is not None:
+        checked: dict[str, bool] = {}
+
+        def trusted(commit: str) -> bool:
+            if commit not in checked:
+                first = seen[commit].first_seen if commit in seen else time.time()
+                checked[commit] = verify_commit(repo.repo, commit, signers, seen_at=first).ok
+            return checked[commit]
+
+    reader = failures_on if failures_on is not None else halt_reader(config)
+    return choose_commit(
+        repo, head, node, config, failures_on=reader, now=now, trusted=trusted, pending=waiting
+    )
+
+
+def _due(decision: Decision) -> str:
+    when = decision.due_at
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if when else "later"
+    return f"wave {decision.wave}: {(decision.pending or decision.head)[:12]} is due {stamp}"
 
 
 def _note_seen(
@@ -176,12 +285,22 @@ def run_once(
     on_result: Callable[[Result], None] | None = None,
     on_begin: Any = None,
     sleep: Callable[[float], Any] = time.sleep,
+    ignore_rollout: bool = False,
+    branch: str | None = None,
 ) -> AgentRun:
     """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1).
+
+    `ignore_rollout` applies the head now; `branch` applies that branch's head once instead of
+    the configured one (the config is not changed; never backwards holds across branches).
 
     Whatever the outcome (a held lock aside: that run's owner does it), the run is recorded in
     state.json and the metrics file; warnings about that land in the result's messages.
     """
+    bypass = "--ignore-rollout" if ignore_rollout else None
+    if branch is not None and branch != config.branch:
+        _check_branch(branch)
+        bypass = f"--branch {branch} (the configured branch is {config.branch})"
+        config = dataclasses.replace(config, branch=branch)
     with run_lock(config.lock_file):
         started = time.time()
         node = config.node_name
@@ -191,7 +310,7 @@ def run_once(
                 sleep(splay_delay(node, config.splay))
                 started = time.time()  # a run's duration is its work, not its wait
             repo = open_node_repo(config)
-            pulled = pull(repo, config, node)
+            pulled = pull(repo, config, node, ignore_rollout=bypass)
             result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
         except Exception as exc:
             code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
@@ -208,7 +327,18 @@ def run_once(
             noop,
         )
         result.messages.extend(record_run(config, end))
+        result.rollout = pulled.rollout
         return result
+
+
+def _check_branch(name: str) -> None:
+    """Refuse a `--branch` that is not a plain branch name (it goes into a fetch refspec)."""
+    from gitpuppet.config_values import Problem, _branch
+
+    try:
+        _branch(name, Path("."))
+    except Problem as exc:
+        raise NothingApplied(f"--branch: {exc}", "give a branch name such as staging") from None
 
 
 def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
