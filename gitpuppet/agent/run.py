@@ -9,7 +9,6 @@ back) and the exit code carries 4.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,14 @@ from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
 from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
 from gitpuppet.agent.splay import mirror_start, splay_delay
+from gitpuppet.agent.staging import (
+    applied_commit,
+    check_branch,
+    choose_commit,
+    decide_for_pull,
+    due_line,
+    halt_reader,
+)
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
 from gitpuppet.git.forward import backwards
@@ -28,11 +35,12 @@ from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
 from gitpuppet.git.seen import Seen, note_seen
 from gitpuppet.git.verify import verify_commit
 from gitpuppet.model import Catalog, Result
-from gitpuppet.rollout.choose import RolloutSettingsError, choose, pending_commits
-from gitpuppet.rollout.plan import Decision, FailuresOn, bucket
+from gitpuppet.rollout.choose import RolloutSettingsError, pending_commits
+from gitpuppet.rollout.plan import Decision, FailuresOn
 from gitpuppet.rollout.record import save_rollout_status, status_of
 from gitpuppet.session import Retention, RunOutcome, apply_tree
-from gitpuppet.state import load_state
+
+__all__ = ["applied_commit", "choose_commit", "halt_reader", "run_once", "pull"]
 
 FALLBACK = 4  # SPEC §4.1: pull/verification/compile failed, the applied commit was applied again
 
@@ -92,47 +100,6 @@ def open_node_repo(config: AgentConfig) -> NodeRepo:
     )
 
 
-def choose_commit(
-    repo: NodeRepo,
-    head: str,
-    node: str,
-    config: AgentConfig,
-    *,
-    failures_on: FailuresOn | None = None,
-    now: float | None = None,
-    trusted: Callable[[str], bool] | None = None,
-    pending: list[str] | None = None,
-) -> Decision:
-    """The rollout's choice (SPEC §10): the newest commit due for this node's wave and not
-    halted (`failures_on(commit)` names the nodes that failed on it), else the applied one.
-
-    Raises RolloutSettingsError when the head's rollout settings are invalid."""
-    return choose(
-        repo,
-        head,
-        node,
-        applied_commit(config, repo),
-        now=time.time() if now is None else now,
-        failures_on=failures_on,
-        trusted=trusted,
-        pending=pending,
-    )
-
-
-def halt_reader(config: AgentConfig) -> FailuresOn | None:
-    """`failures_on(commit)` from the reports repository (gitpuppet.agent.reports), if any."""
-    if config.reports_repo is None:
-        return None
-    try:
-        module = importlib.import_module("gitpuppet.agent.reports")
-    except ImportError:
-        return None
-    reader = getattr(module, "failures_on", None)
-    if reader is None:
-        return None
-    return lambda commit: list(reader(config, commit))
-
-
 def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     """The node name: from the config, else the FQDN fact."""
     from gitpuppet.facts import node_name_default
@@ -141,11 +108,6 @@ def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     if not name:
         raise NothingApplied("cannot tell this node's name", "set node_name in the agent config")
     return name
-
-
-def applied_commit(config: AgentConfig, repo: NodeRepo) -> str | None:
-    """The commit last applied here (state.json, else the clone's mark): the fallback."""
-    return load_state(config.state_dir).applied_commit or repo.marked("applied")
 
 
 def pull(
@@ -173,7 +135,7 @@ def pull(
     waiting = [] if ignore_rollout else pending_commits(repo, head, applied)
     seen = _note_seen(config, repo, [head, *waiting, applied], applied, messages)
     try:
-        decision = _decide(
+        decision = decide_for_pull(
             repo, config, node, head, waiting, seen, ignore_rollout, now, failures_on
         )
     except RolloutSettingsError as exc:
@@ -186,7 +148,7 @@ def pull(
     candidate = decision.commit
     if candidate is None:
         messages.append(
-            f"held: nothing is due for this node yet ({decision.held or _due(decision)})"
+            f"held: nothing is due for this node yet ({decision.held or due_line(decision)})"
         )
         return Pulled(node, None, head, fetched, messages, decision)
     refusal = _refusal(repo, config, candidate, applied, seen)
@@ -194,43 +156,6 @@ def pull(
         messages.append(refusal)
         return Pulled(node, None, head, fetched, messages, decision)
     return Pulled(node, candidate, head, fetched, messages, decision)
-
-
-def _decide(
-    repo: NodeRepo,
-    config: AgentConfig,
-    node: str,
-    head: str,
-    waiting: list[str],
-    seen: dict[str, Seen],
-    ignore_rollout: str | None,
-    now: float | None,
-    failures_on: FailuresOn | None,
-) -> Decision:
-    """The rollout's decision, verifying commits (once each) under `verify`."""
-    if ignore_rollout:
-        return Decision(head, head, bucket(node), None)
-    signers = config.verify_allowed_signers
-    trusted = None
-    if signers is not None:
-        checked: dict[str, bool] = {}
-
-        def trusted(commit: str) -> bool:
-            if commit not in checked:
-                first = seen[commit].first_seen if commit in seen else time.time()
-                checked[commit] = verify_commit(repo.repo, commit, signers, seen_at=first).ok
-            return checked[commit]
-
-    reader = failures_on if failures_on is not None else halt_reader(config)
-    return choose_commit(
-        repo, head, node, config, failures_on=reader, now=now, trusted=trusted, pending=waiting
-    )
-
-
-def _due(decision: Decision) -> str:
-    when = decision.due_at
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)) if when else "later"
-    return f"wave {decision.wave}: {(decision.pending or decision.head)[:12]} is due {stamp}"
 
 
 def _note_seen(
@@ -298,7 +223,7 @@ def run_once(
     """
     bypass = "--ignore-rollout" if ignore_rollout else None
     if branch is not None and branch != config.branch:
-        _check_branch(branch)
+        check_branch(branch)
         bypass = f"--branch {branch} (the configured branch is {config.branch})"
         config = dataclasses.replace(config, branch=branch)
     with run_lock(config.lock_file):
@@ -329,16 +254,6 @@ def run_once(
         result.messages.extend(record_run(config, end))
         result.rollout = pulled.rollout
         return result
-
-
-def _check_branch(name: str) -> None:
-    """Refuse a `--branch` that is not a plain branch name (it goes into a fetch refspec)."""
-    from gitpuppet.config_values import Problem, _branch
-
-    try:
-        _branch(name, Path("."))
-    except Problem as exc:
-        raise NothingApplied(f"--branch: {exc}", "give a branch name such as staging") from None
 
 
 def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
