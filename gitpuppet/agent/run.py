@@ -146,6 +146,8 @@ def pull(
     )
     messages.extend([warning] if warning else [])
     candidate = decision.commit
+    if not waiting and not ignore_rollout and head != applied:
+        candidate = head  # behind the applied commit: the never-backwards check says so
     if candidate is None:
         messages.append(
             f"held: nothing is due for this node yet ({decision.held or due_line(decision)})"
