@@ -112,7 +112,11 @@ def test_pause_holds_every_node_and_resume_releases() -> None:
 
 
 def test_a_later_pause_after_a_resume_holds_again() -> None:
-    history = [commit("q", T0, "pause"), commit("r", T0 - 1, "resume"), commit("p", T0 - 2, "pause")]
+    history = [
+        commit("q", T0, "pause"),
+        commit("r", T0 - 1, "resume"),
+        commit("p", T0 - 2, "pause"),
+    ]
     assert active_pause(history) == history[0]
     assert active_pause(history[1:]) is None
 
