@@ -39,6 +39,7 @@ class _DiffBudget:
         self.left -= len(kept)
         return kept
 
+
 RESULT_NAMES = {0: "unchanged", 2: "changed", 4: "failed", 6: "failed", 1: "failed", 3: "skipped"}
 
 

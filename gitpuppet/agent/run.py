@@ -8,6 +8,7 @@ back) and the exit code carries 4.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,14 @@ from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
 from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
 from gitpuppet.agent.splay import mirror_start, splay_delay
+from gitpuppet.agent.staging import (
+    applied_commit,
+    check_branch,
+    choose_commit,
+    decide_for_pull,
+    due_line,
+    halt_reader,
+)
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
@@ -27,8 +36,12 @@ from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
 from gitpuppet.git.seen import Seen, note_seen
 from gitpuppet.git.verify import verify_commit
 from gitpuppet.model import Catalog, Result
+from gitpuppet.rollout.choose import RolloutSettingsError, pending_commits
+from gitpuppet.rollout.plan import Decision, FailuresOn
+from gitpuppet.rollout.record import save_rollout_status, status_of
 from gitpuppet.session import Retention, RunOutcome, apply_tree
-from gitpuppet.state import load_state
+
+__all__ = ["applied_commit", "choose_commit", "halt_reader", "run_once", "pull"]
 
 FALLBACK = 4  # SPEC §4.1: pull/verification/compile failed, the applied commit was applied again
 
@@ -48,6 +61,7 @@ class AgentRun:
     outcome: RunOutcome | None = None
     fetch: FetchResult | None = None
     fell_back: bool = False
+    rollout: Decision | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -64,6 +78,7 @@ class Pulled:
     head: str | None
     fetch: FetchResult | None
     messages: list[str] = field(default_factory=list)
+    rollout: Decision | None = None
 
 
 def repo_path(config: AgentConfig) -> Path:
@@ -86,11 +101,6 @@ def open_node_repo(config: AgentConfig) -> NodeRepo:
     )
 
 
-def choose_commit(repo: NodeRepo, head: str, node: str, config: AgentConfig) -> str:
-    """The commit this node may apply: the branch head (the rollout of SPEC §10 plugs in here)."""
-    return head
-
-
 def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     """The node name: from the config, else the FQDN fact."""
     from gitpuppet.facts import node_name_default
@@ -101,13 +111,19 @@ def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     return name
 
 
-def applied_commit(config: AgentConfig, repo: NodeRepo) -> str | None:
-    """The commit last applied here (state.json, else the clone's mark): the fallback."""
-    return load_state(config.state_dir).applied_commit or repo.marked("applied")
+def pull(
+    repo: NodeRepo,
+    config: AgentConfig,
+    node: str,
+    *,
+    ignore_rollout: str | None = None,
+    now: float | None = None,
+    failures_on: FailuresOn | None = None,
+) -> Pulled:
+    """Fetch, choose and verify; a failure is a message and a None candidate, never a raise.
 
-
-def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
-    """Fetch, choose and verify; a failure is a message and a None candidate, never a raise."""
+    `ignore_rollout` (why: `--ignore-rollout`, `--branch B`) takes the head, never backwards
+    all the same; `failures_on` defaults to the reports repository's halt markers."""
     messages: list[str] = []
     try:
         fetched: FetchResult | None = repo.fetch(start=mirror_start(node, len(config.repo)))
@@ -115,14 +131,34 @@ def pull(repo: NodeRepo, config: AgentConfig, node: str) -> Pulled:
         return Pulled(node, None, None, None, [str(exc)])
     assert fetched is not None
     messages.extend(f"fetch: {m}" for m in fetched.messages)
-    candidate = choose_commit(repo, fetched.head, node, config)
+    head = fetched.head
     applied = applied_commit(config, repo)
-    seen = _note_seen(config, repo, [fetched.head, candidate, applied], applied, messages)
+    waiting = [] if ignore_rollout else pending_commits(repo, head, applied)
+    seen = _note_seen(config, repo, [head, *waiting, applied], applied, messages)
+    try:
+        decision = decide_for_pull(
+            repo, config, node, head, waiting, seen, ignore_rollout, now, failures_on
+        )
+    except RolloutSettingsError as exc:
+        return Pulled(node, None, head, fetched, [*messages, str(exc)])
+    messages.extend(f"rollout: {w}" for w in decision.warnings)
+    warning = save_rollout_status(
+        config.state_dir, status_of(decision, node, config.branch, ignore_rollout)
+    )
+    messages.extend([warning] if warning else [])
+    candidate = decision.commit
+    if not waiting and not ignore_rollout and head != applied:
+        candidate = head  # behind the applied commit: the never-backwards check says so
+    if candidate is None:
+        messages.append(
+            f"held: nothing is due for this node yet ({decision.held or due_line(decision)})"
+        )
+        return Pulled(node, None, head, fetched, messages, decision)
     refusal = _refusal(repo, config, candidate, applied, seen)
     if refusal is not None:
         messages.append(refusal)
-        return Pulled(node, None, fetched.head, fetched, messages)
-    return Pulled(node, candidate, fetched.head, fetched, messages)
+        return Pulled(node, None, head, fetched, messages, decision)
+    return Pulled(node, candidate, head, fetched, messages, decision)
 
 
 def _note_seen(
@@ -177,12 +213,22 @@ def run_once(
     on_result: Callable[[Result], None] | None = None,
     on_begin: Any = None,
     sleep: Callable[[float], Any] = time.sleep,
+    ignore_rollout: bool = False,
+    branch: str | None = None,
 ) -> AgentRun:
     """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1).
+
+    `ignore_rollout` applies the head now; `branch` applies that branch's head once instead of
+    the configured one (the config is not changed; never backwards holds across branches).
 
     Whatever the outcome (a held lock aside: that run's owner does it), the run is recorded in
     state.json and the metrics file; warnings about that land in the result's messages.
     """
+    bypass = "--ignore-rollout" if ignore_rollout else None
+    if branch is not None and branch != config.branch:
+        check_branch(branch)
+        bypass = f"--branch {branch} (the configured branch is {config.branch})"
+        config = dataclasses.replace(config, branch=branch)
     with run_lock(config.lock_file):
         started = time.time()
         node = config.node_name
@@ -192,7 +238,7 @@ def run_once(
                 sleep(splay_delay(node, config.splay))
                 started = time.time()  # a run's duration is its work, not its wait
             repo = open_node_repo(config)
-            pulled = pull(repo, config, node)
+            pulled = pull(repo, config, node, ignore_rollout=bypass)
             result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
         except Exception as exc:
             code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
@@ -209,6 +255,7 @@ def run_once(
             noop,
         )
         result.messages.extend(record_run(config, end))
+        result.rollout = pulled.rollout
         return result
 
 

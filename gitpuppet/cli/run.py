@@ -19,8 +19,14 @@ STOPPED = "the resources after the one in flight were skipped (exit code 4 or 6)
 @click.option("--noop", is_flag=True, help="Change nothing; show what would change.")
 @click.option("--now", is_flag=True, help="Start at once (no splay delay).")
 @click.option("--diff", "show_diff", is_flag=True, help="Show unified diffs of content changes.")
+@click.option(
+    "--ignore-rollout", is_flag=True, help="Apply the branch head now, whatever the rollout says."
+)
+@click.option("--branch", default=None, help="Apply this branch's head once (config unchanged).")
 @common_options
-def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
+def command(
+    app: App, noop: bool, now: bool, show_diff: bool, ignore_rollout: bool, branch: str | None
+) -> None:
     """One run; exit code per SPEC §4.1."""
     from gitpuppet import stopping
     from gitpuppet.agent.run import run_once
@@ -39,6 +45,8 @@ def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
             on_result=printer.on_result,
             on_begin=printer.on_begin,
             sleep=stopping.sleep,
+            ignore_rollout=ignore_rollout,
+            branch=branch,
         )
     applied = result.outcome.outcome if result.outcome else None
     stopped = applied.stopped if applied else None
@@ -46,6 +54,9 @@ def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
         app.out(f"warning: {redact_url(message)}", err=True)
     if stopped:
         app.out(f"warning: {stopped}: {STOPPED}", err=True)
+    waiting = result.rollout.pending_line() if result.rollout else None
+    if waiting and not app.quiet:
+        app.out(f"rollout: {redact_url(waiting)}")
     commit = f" at {result.commit[:12]}" if result.commit else ""
     printer.summary(result.node, result.counts, time.monotonic() - start, result.exit_code, commit)
     raise SystemExit(result.exit_code)

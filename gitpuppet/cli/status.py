@@ -58,6 +58,7 @@ def collect(config_path: str) -> dict[str, Any]:
     from gitpuppet.config import load_config
     from gitpuppet.redact import redact_url
     from gitpuppet.report import shown_result
+    from gitpuppet.rollout.record import load_rollout_status, status_lines
     from gitpuppet.state import load_state
 
     config = load_config(config_path, required=False)
@@ -87,6 +88,7 @@ def collect(config_path: str) -> dict[str, Any]:
         "disabled_reason": off.describe() if off else None,
         "next_run": next_run,
         "next_run_source": source,
+        "rollout": _rollout(load_rollout_status(config.state_dir), status_lines, redact_url),
     }
 
 
@@ -105,6 +107,15 @@ def _next_run(config: Any, last_run: float | None) -> tuple[float | None, str | 
             base = last_run if last_run is not None else time.time()
             return base + config.interval, source
     return None, None
+
+
+def _rollout(status: Any, lines: Any, redact: Any) -> dict[str, Any] | None:
+    """The rollout's last decision (rollout.json) with its status lines, redacted."""
+    if status is None:
+        return None
+    data = {k: redact(v) if isinstance(v, str) else v for k, v in vars(status).items()}
+    data["lines"] = [[label, redact(text)] for label, text in lines(status)]
+    return data
 
 
 def _when(ts: float | None) -> str:
@@ -135,6 +146,8 @@ def command(app: App, as_json: bool) -> None:
             app.out(f"held:        {message.removeprefix('held: ')}")
         else:
             app.out(f"note:        {message}")
+    for label, text in (data["rollout"] or {}).get("lines", []):
+        app.out(f"{label + ':':<12} {text}")
     app.out(f"disabled:    {data['disabled_reason'] or 'no'}")
     if data["next_run_source"] is None:
         app.out(f"next run:    {NOT_SCHEDULED}")
