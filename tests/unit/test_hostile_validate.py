@@ -15,8 +15,8 @@ from tests.unit.test_sandbox import BOMB, PAYLOADS, _class_with
 MEASURE = """
 import resource, subprocess, sys
 proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=60)
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(f"{proc.returncode} {peak}")
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{proc.returncode} {use.ru_maxrss} {use.ru_utime + use.ru_stime}")
 sys.stderr.write(proc.stdout + proc.stderr)
 """
 
@@ -80,10 +80,14 @@ def test_validate_of_a_hostile_repo_runs_nothing_and_fails_fast(tmp_path: Path) 
         env={"GITPUPPET_CONFIG": "/nonexistent/config.yaml", "PATH": "/usr/bin:/bin"},
     )
     took = time.monotonic() - start
-    code, peak_kb = (int(x) for x in proc.stdout.split())
+    code_text, peak_text, cpu_text = proc.stdout.split()
+    code, peak_kb, cpu = int(code_text), int(peak_text), float(cpu_text)
     output = proc.stderr
     assert code == 1, output
-    assert took < 5.0, took
+    # The bar is 5 s of work: CPU time, which other load on the machine does not inflate; the
+    # wall clock only has to show that nothing waited or hung.
+    assert cpu < 5.0, (cpu, took)
+    assert took < 30.0, (cpu, took)
     assert peak_kb < 500 * 1024, peak_kb
     assert not marker.exists()
     assert "Traceback" not in output and "internal error" not in output

@@ -69,10 +69,12 @@ def test_payload_is_a_fast_error_at_its_line(
 ) -> None:
     repo = _repo(tmp_path / "repo", {"nodes.yaml": NODE, "classes/a.yaml": _class_with(payload)})
     monkeypatch.chdir(tmp_path)
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     with pytest.raises(GitpuppetError) as info:
         compile_catalog(DirTree(repo), "test.example.com", FACTS)
-    assert time.monotonic() - start < 1.0
+    # CPU time (what the payload costs, however loaded the machine is); the wall clock loosely.
+    assert time.process_time() - cpu < 1.0
+    assert time.monotonic() - start < 10.0
     message = str(info.value)
     assert message.startswith("classes/a.yaml:3: "), message
     assert "template" in message
@@ -190,10 +192,10 @@ def test_billion_laughs_is_a_fast_error_at_its_line(tmp_path: Path) -> None:
         "classes/a.yaml": "resources:\n  - file: \"/{{ lookup('i')|length }}\"\n",
         "data/common.yaml": BOMB,
     }
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     with pytest.raises(GitpuppetError) as info:
         compile_catalog(DirTree(_repo(tmp_path, files)), "test.example.com", FACTS)
-    assert time.monotonic() - start < 1.0
+    assert time.process_time() - cpu < 1.0 and time.monotonic() - start < 10.0
     assert str(info.value).startswith("data/common.yaml:")
     assert "aliases" in str(info.value)
 
