@@ -79,7 +79,15 @@ def test_templates_render_with_params_and_match() -> None:
 def test_validate_passes() -> None:
     result = validate_tree(DirTree(REPO), lambda name: {**DEBIAN, "fqdn": name})
     assert result.ok, result.errors
-    assert set(result.nodes) == {"web01.example.com", "web02.example.com", "db01.example.com"}
+    # The exact names, and the examples of the regex, the glob and default (issue 9).
+    assert set(result.nodes) == {
+        "web01.example.com",
+        "web02.example.com",
+        "db01.example.com",
+        "web7.staging.example.com",
+        "pc3.lab.example.com",
+        "laptop.example.com",
+    }
 
 
 def test_motd_uses_facts_node_vars_and_data() -> None:
