@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from gitpuppet.compile.compiler import find_unit
+from gitpuppet.compile.compiler import find_unit, unit_names
 from gitpuppet.compile.data import Level
 from gitpuppet.compile.loader import PosDict, YamlCache
 from gitpuppet.errors import GitpuppetError, SourceError, did_you_mean
@@ -35,7 +35,8 @@ def hierarchy_problems(levels: list[Level], names: Iterable[str]) -> list[Source
             SourceError(
                 level.pos,
                 f"hierarchy level '{level.template}' cannot render: {reason}",
-                hint or "give the node what the level needs, or write the level with "
+                hint
+                or "give the node what the level needs, or write the level with "
                 "`| default(...)` where it is optional",
             )
         )
@@ -66,6 +67,9 @@ class _KeyChecker:
         self.yaml = yaml_cache
         self.problems: list[SourceError] = []
         self._params: dict[str, list[str] | None] = {}
+        self.classes = (
+            unit_names(yaml_cache.tree, "classes") if yaml_cache.tree.is_dir("classes") else []
+        )
 
     def params(self, klass: str) -> list[str] | None:
         """The parameter names of `klass`, or None when there is no such class."""
@@ -88,15 +92,17 @@ class _KeyChecker:
             (i for i in range(len(parts), 0, -1) if self.params(".".join(parts[:i])) is not None),
             0,
         )
-        if split == 0:
-            return  # not a class key: any lookup() may read it
         klass = ".".join(parts[:split])
-        if split == len(parts):
-            if isinstance(value, PosDict):  # `web: {workers: 4}`
+        if split == len(parts) or split == 0:
+            # `web: {workers: 4}`, or `web: {vhost: {port: 80}}` for class web.vhost
+            prefix = ".".join(parts) + "."
+            if isinstance(value, PosDict) and (
+                split or any(c.startswith(prefix) for c in self.classes)
+            ):
                 for sub, inner in value.items():
                     if isinstance(sub, str):
                         self.check([*parts, *sub.split(".")], inner, value, sub)
-            return
+            return  # otherwise not a class key: any lookup() may read it
         param = parts[split]
         known = self.params(klass) or []
         if param in known:
