@@ -671,9 +671,7 @@ class Compiler:
         members = self.expand(target)
         if members is None:
             same_type = [
-                str(r)
-                for r in list(self.by_ref) + list(self.containers)
-                if r.type == target.type
+                str(r) for r in list(self.by_ref) + list(self.containers) if r.type == target.type
             ]
             raise SourceError(
                 p.pos,
