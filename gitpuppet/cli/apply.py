@@ -83,8 +83,9 @@ def command(
         name = node_name(node, facts, app.config_path)
         tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
         catalog = compile_catalog(tree, name, facts, environment)
-        if not (as_json or app.quiet):  # which declaration matched: a mistyped --node shows
-            app.out(matched_line(catalog))
+        # Which declaration matched, first (a mistyped --node shows): on stderr, beside the
+        # other status lines, so stdout stays one line per resource.
+        app.info(matched_line(catalog))
         printer = RunPrinter(
             quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
         )

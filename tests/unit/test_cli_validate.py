@@ -199,7 +199,7 @@ def test_apply_says_which_declaration_matched_first(tmp_path: Path, facts_file: 
         str(tmp_path / "run"),
     )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stdout.splitlines()[0] == (
+    assert proc.stderr.splitlines()[0] == (
         "node web01.exmaple.com: matched default at nodes.yaml:1 "
         "(no exact name or pattern matches it)"
     )
