@@ -65,8 +65,10 @@ def command(
     """
     from gitpuppet import stopping
     from gitpuppet.agent.guard import converge_guard
+    from gitpuppet.cli.node import matched_line
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.cli.run import STOPPED
+    from gitpuppet.compile import compile_catalog
     from gitpuppet.session import apply_tree
 
     start = time.monotonic()
@@ -80,6 +82,10 @@ def command(
         facts = load_facts(facts_file)
         name = node_name(node, facts, app.config_path)
         tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
+        catalog = compile_catalog(tree, name, facts, environment)
+        # Which declaration matched, first (a mistyped --node shows): on stderr, beside the
+        # other status lines, so stdout stays one line per resource.
+        app.info(matched_line(catalog))
         printer = RunPrinter(
             quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
         )
@@ -94,6 +100,7 @@ def command(
                 environment=environment,
                 on_result=None if as_json else printer.on_result,
                 on_begin=None if as_json else printer.on_begin,
+                catalog=catalog,
             )
         finally:
             printer.stop_progress()  # an error message must not land on a progress line

@@ -44,7 +44,18 @@ def command(
     facts = inspect_facts(facts_file)
     name = node_name(node, facts, app.config_path)
     if explain:
-        value, trace = lookup_value(tree, name, facts, key, merge=merge, explain=True)
+        from gitpuppet.compile.data import LookupMiss
+
+        try:
+            value, trace = lookup_value(tree, name, facts, key, merge=merge, explain=True)
+        except LookupMiss as exc:
+            if exc.trace is None or as_json:
+                raise
+            # Nothing found: every level tried is what the person needs to see.
+            app.out(f"lookup of '{key}' for {name} (merge: {exc.trace.merge}): nothing found")
+            for step in exc.trace.steps:
+                app.out(f"  {step}")
+            raise
         if as_json:
             app.json(
                 {

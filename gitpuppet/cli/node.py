@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from gitpuppet.cli.common import inspect_facts, node_name, open_tree
 from gitpuppet.compile.source import module_of
 from gitpuppet.model import REDACTED, Catalog, Ref, Resource
 from gitpuppet.redact import ALWAYS_SECRET, redact_value, shown_define
+
+if TYPE_CHECKING:
+    from gitpuppet.compile import Compiled, SourceTree
 
 _SKIP = {"data", "tree"}
 
@@ -105,11 +108,33 @@ def catalog_json(cat: Catalog) -> dict[str, Any]:
     }
 
 
+def matched_line(cat: Catalog) -> str:
+    """The first line of `node` and `apply`: which declaration matched (file:line and key), so
+    a mistyped name that fell through to `default` shows at once (SPEC §2.1)."""
+    if cat.match_kind == "default":
+        return (
+            f"node {cat.node}: matched default at {cat.matched_pos} "
+            "(no exact name or pattern matches it)"
+        )
+    return f"node {cat.node}: matched {cat.match_kind} '{cat.matched}' at {cat.matched_pos}"
+
+
+def data_warnings(tree: SourceTree, compiled: Compiled, facts: dict[str, Any]) -> list[str]:
+    """What `validate --strict` would refuse, for one node: hierarchy levels that cannot render
+    for it, data keys for parameters a class lacks."""
+    from gitpuppet.compile.datacheck import data_key_problems, hierarchy_problems
+    from gitpuppet.compile.loader import YamlCache
+
+    names = [*compiled.var_names, *(str(k) for k in facts)]
+    found = hierarchy_problems(compiled.levels, names)
+    found += data_key_problems(YamlCache(tree))
+    return [str(p) for p in found]
+
+
 def print_catalog(app: App, cat: Catalog) -> None:
     """The human view: the match, the classes, the resources in order with their edges."""
     bold = (lambda s: click.style(s, bold=True)) if app.color else (lambda s: s)
-    app.out(bold(f"node {cat.node}"))
-    app.out(f"  matched   {cat.match_kind} '{cat.matched}' at {cat.matched_pos}")
+    app.out(bold(matched_line(cat)))
     app.out(f"  classes   {', '.join(cat.classes) or '(none)'}")
     if cat.environment:
         app.out(f"  environment {cat.environment}")
@@ -160,12 +185,16 @@ def command(
     environment: str | None,
     as_json: bool,
 ) -> None:
-    from gitpuppet.compile import compile_catalog
+    from gitpuppet.compile import compile_node
 
     tree = open_tree(app, repo)
     facts = inspect_facts(facts_file)
-    cat = compile_catalog(tree, node_name(name, facts, app.config_path), facts, environment)
+    compiled = compile_node(tree, node_name(name, facts, app.config_path), facts, environment)
+    assert compiled.catalog is not None  # without collect, a failed compile raises
+    warnings = data_warnings(tree, compiled, facts)
     if as_json:
-        app.json(catalog_json(cat))
-    else:
-        print_catalog(app, cat)
+        app.json({**catalog_json(compiled.catalog), "warnings": warnings})
+        return
+    print_catalog(app, compiled.catalog)
+    for warning in warnings:
+        app.out(f"warning: {warning}", err=True)

@@ -3,13 +3,72 @@
 from __future__ import annotations
 
 import gc
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from gitpuppet.compile.source import DirTree, SourceTree
-from gitpuppet.errors import GitpuppetError, SourceError, SourcePos
+from gitpuppet.errors import CompileErrors, GitpuppetError, SourceError, SourcePos
 from gitpuppet.model import Catalog
 
-__all__ = ["DirTree", "SourceTree", "compile_catalog", "lookup_value"]
+if TYPE_CHECKING:
+    from gitpuppet.compile.data import Level
+
+__all__ = ["DirTree", "SourceTree", "compile_catalog", "compile_node", "lookup_value"]
+
+
+@dataclass
+class Compiled:
+    """A compile as validate and `node` see it: the catalog (None when it failed), every error
+    found, and the data hierarchy as the node rendered it."""
+
+    catalog: Catalog | None
+    errors: list[GitpuppetError] = field(default_factory=list)
+    levels: list[Level] = field(default_factory=list)
+    var_names: list[str] = field(default_factory=list)  # the node's vars (for "did you mean")
+
+
+def compile_node(
+    tree: SourceTree,
+    node_name: str,
+    facts: dict[str, Any],
+    environment: str | None = None,
+    collect: bool = False,
+) -> Compiled:
+    """Compile `node_name` keeping the data levels; with `collect`, a failed class, resource
+    entry or edge does not end the compile, and every error is returned instead of raised."""
+    from gitpuppet.compile.compiler import Compiler
+
+    compiler = Compiler(tree, node_name, facts, environment)
+    if collect:
+        compiler.errors = []
+    out = Compiled(None)
+    enabled = gc.isenabled()
+    gc.disable()  # as compile_catalog
+    try:
+        out.catalog = compiler.compile()
+    except CompileErrors as exc:
+        out.errors = list(exc.errors)
+    except (RecursionError, MemoryError) as exc:
+        out.errors = [compile_failure(exc, compiler)]
+    except GitpuppetError as exc:
+        if not collect:
+            raise
+        out.errors = [*(compiler.errors or []), exc]
+    finally:
+        if enabled:
+            gc.enable()
+    if out.errors and not collect:
+        raise out.errors[0]
+    scope = getattr(compiler, "base_scope", None)
+    if scope is not None:
+        out.var_names = [str(k) for k in scope["node"]["vars"]]
+    data = getattr(compiler, "data", None)
+    if data is not None:
+        try:
+            out.levels = data.levels
+        except GitpuppetError:
+            pass  # a level that leaves data/: the compile reported it
+    return out
 
 
 def compile_catalog(

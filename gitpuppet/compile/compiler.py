@@ -19,7 +19,7 @@ from gitpuppet.compile.nodes import (
 )
 from gitpuppet.compile.source import SourceTree, find_unit, unit_names
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
-from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+from gitpuppet.errors import CompileErrors, SourceError, SourcePos, did_you_mean
 from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource, sensitive_label
 from gitpuppet.resources import checks
 from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
@@ -112,6 +112,15 @@ class Compiler:
         self._define_entries: dict[str, list[tuple[Any, SourcePos]]] = {}
         self._tags: dict[tuple[Any, ...], frozenset[str]] = {}
         self._units: dict[tuple[str, str], str | None] = {}
+        # validate sets a list: a failed class, entry or edge is kept here and the compile
+        # goes on, so every error of a node is reported (SPEC §4), not only the first.
+        self.errors: list[SourceError] | None = None
+
+    def collect(self, exc: SourceError) -> None:
+        """Keep `exc` (once: a define used ten times fails ten times at the same place)."""
+        assert self.errors is not None
+        if all(str(e) != str(exc) for e in self.errors):
+            self.errors.append(exc)
 
     def find_unit(self, folder: str, name: str) -> str | None:
         """`find_unit` once per name: a define used 10,000 times is looked for once."""
@@ -163,8 +172,15 @@ class Compiler:
             if params is not None:
                 self.node_params[name] = (params, pos)
         for name, _, pos in declared:
-            self.declare_class(name, pos, [])
+            try:
+                self.declare_class(name, pos, [])
+            except SourceError as exc:
+                if self.errors is None:
+                    raise
+                self.collect(exc)
         edges = self.resolve_edges()
+        if self.errors:
+            raise CompileErrors(self.errors)
         automatic = graph.auto_edges(self.resources)
         ordered, automatic = graph.order(self.resources, edges, automatic)
         return Catalog(
@@ -205,12 +221,24 @@ class Compiler:
         self.classes[name] = info
         scope = self._unit_scope(params)
         for inc, inc_pos in _names(body, "include", scope, self.templates):
-            self.declare_class(inc, inc_pos, chain + [name])
+            try:
+                self.declare_class(inc, inc_pos, chain + [name])
+            except SourceError as exc:
+                if self.errors is None:
+                    raise
+                self.collect(exc)
         # A class's container only holds its own resources (and its defines'), not its includes'.
         self.containers.setdefault(Ref("class", name), [])
         self.container_pos[Ref("class", name)] = pos
         for entry, entry_pos in _entries(body, path):
-            self.declare_entry(entry, entry_pos, scope, name, None, [Ref("class", name)], _Meta())
+            try:
+                self.declare_entry(
+                    entry, entry_pos, scope, name, None, [Ref("class", name)], _Meta()
+                )
+            except SourceError as exc:
+                if self.errors is None:
+                    raise
+                self.collect(exc)
 
     @staticmethod
     def _fixed(scope: dict[str, Any]) -> dict[str, Any]:
@@ -572,7 +600,12 @@ class Compiler:
             entries = self._define_entries[path] = _entries(body, path)
         define, inner = str(ref), [*stack, ref]
         for entry, entry_pos in entries:
-            self.declare_entry(entry, entry_pos, scope, klass, define, inner, meta)
+            try:
+                self.declare_entry(entry, entry_pos, scope, klass, define, inner, meta)
+            except SourceError as exc:
+                if self.errors is None:
+                    raise
+                self.collect(exc)
 
     # -- edges ------------------------------------------------------------------------------
 
@@ -590,39 +623,48 @@ class Compiler:
         edges: list[Edge] = []
         for p in self.pending:
             try:
-                target = Ref.parse(p.target)
-            except ValueError as exc:
-                raise SourceError(p.pos, f"{p.meta}: {exc}") from None
-            if target.type == "class":
-                target = Ref("class", target.title)
-            if target.type in checks.PATH_TITLED:
-                target = Ref(target.type, checks.typed_title(target.type, target.title, p.pos))
-            members = self.expand(target)
-            if members is None:
-                same_type = [
-                    str(r)
-                    for r in list(self.by_ref) + list(self.containers)
-                    if r.type == target.type
-                ]
-                raise SourceError(
-                    p.pos,
-                    f"{p.meta}: {target} is not declared in this node's catalog",
-                    did_you_mean(str(target), same_type),
-                )
-            sources = self.expand(p.source) or []
-            kind = EdgeKind.REFRESH if p.meta in ("notify", "subscribe") else EdgeKind.ORDER
-            if target == p.source and target in self.by_ref:
-                raise SourceError(
-                    p.pos, f"dependency cycle: {target} {p.meta}s itself", f"remove this {p.meta}"
-                )
-            for s in sources:
-                for t in members:
-                    if s == t:
-                        continue
-                    if p.meta in ("require", "subscribe"):
-                        edges.append(Edge(t, s, kind, p.pos))
-                    else:
-                        edges.append(Edge(s, t, kind, p.pos))
+                edges += self._pending_edges(p)
+            except SourceError as exc:
+                if self.errors is None:
+                    raise
+                self.collect(exc)
+        return edges
+
+    def _pending_edges(self, p: _Pending) -> list[Edge]:
+        """The edges one require/before/notify/subscribe stands for."""
+        edges: list[Edge] = []
+        try:
+            target = Ref.parse(p.target)
+        except ValueError as exc:
+            raise SourceError(p.pos, f"{p.meta}: {exc}") from None
+        if target.type == "class":
+            target = Ref("class", target.title)
+        if target.type in checks.PATH_TITLED:
+            target = Ref(target.type, checks.typed_title(target.type, target.title, p.pos))
+        members = self.expand(target)
+        if members is None:
+            same_type = [
+                str(r) for r in list(self.by_ref) + list(self.containers) if r.type == target.type
+            ]
+            raise SourceError(
+                p.pos,
+                f"{p.meta}: {target} is not declared in this node's catalog",
+                did_you_mean(str(target), same_type),
+            )
+        sources = self.expand(p.source) or []
+        kind = EdgeKind.REFRESH if p.meta in ("notify", "subscribe") else EdgeKind.ORDER
+        if target == p.source and target in self.by_ref:
+            raise SourceError(
+                p.pos, f"dependency cycle: {target} {p.meta}s itself", f"remove this {p.meta}"
+            )
+        for s in sources:
+            for t in members:
+                if s == t:
+                    continue
+                if p.meta in ("require", "subscribe"):
+                    edges.append(Edge(t, s, kind, p.pos))
+                else:
+                    edges.append(Edge(s, t, kind, p.pos))
         return edges
 
 

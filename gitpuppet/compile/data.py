@@ -27,7 +27,16 @@ class Level:
     path: str | None
     skipped: str = ""  # why the level was skipped, for --explain
     data: PosDict | None = None
+    pos: SourcePos | None = None  # where gitpuppet.yaml lists it
+    unrenderable: bool = False  # the path could not be rendered (a missing fact or var)
     module: str | None = None  # a module's data/common.yaml: answers only `<module>.…` keys
+
+    @property
+    def shown(self) -> str:
+        """The level for --explain: the template, and the path it rendered to if different."""
+        if self.path is None or self.path == f"data/{self.template}":
+            return self.path or self.template
+        return f"{self.template} -> {self.path}"
 
     def answers(self, key: str) -> bool:
         """A module's level holds defaults for its own keys only: it cannot add to, or set,
@@ -42,6 +51,16 @@ class Trace:
     key: str
     merge: str
     steps: list[str] = field(default_factory=list)
+
+
+class LookupMiss(SourceError):
+    """A lookup that found its key at no level; `trace` holds every level tried."""
+
+    def __init__(
+        self, pos: SourcePos | None, message: str, hint: str | None, trace: Trace | None
+    ) -> None:
+        super().__init__(pos, message, hint)
+        self.trace = trace
 
 
 def deep_merge(high: Any, low: Any) -> Any:
@@ -136,12 +155,13 @@ class DataStore:
         try:
             rendered = self.templates.render_string(template, self.scope, pos)
         except SourceError as exc:
-            return Level(template, None, skipped=f"cannot render: {exc.message}")
+            why = f"cannot render: {exc.message}"
+            return Level(template, None, skipped=why, pos=pos, unrenderable=True)
         path = confined_path("data", str(rendered), pos, "data")
         data = self.yaml.load_optional(path)
         if data is None and not self.yaml.tree.is_file(path):
-            return Level(template, path, skipped="file absent")
-        return Level(template, path, data=expect_mapping(data, path, "a data file"))
+            return Level(template, path, skipped="file absent", pos=pos)
+        return Level(template, path, data=expect_mapping(data, path, "a data file"), pos=pos)
 
     def lookup_options(self) -> dict[str, str]:
         """`lookup_options:` merged over all levels (higher wins): key -> merge strategy."""
@@ -194,7 +214,7 @@ class DataStore:
                 continue
             if level.data is None:
                 if trace is not None:
-                    trace.steps.append(f"{level.template}: skipped ({level.skipped})")
+                    trace.steps.append(f"{level.shown}: skipped ({level.skipped})")
                 continue
             value = _dig(level.data, key)
             if trace is not None:
@@ -211,10 +231,11 @@ class DataStore:
         if not found:
             if default is not _MISSING:
                 return default
-            raise SourceError(
+            raise LookupMiss(
                 pos,
                 f"lookup of '{key}' found nothing in the data hierarchy",
                 "add it to data/ (e.g. common.yaml) or give lookup a default",
+                trace,
             )
         values = [v for v, _ in found]
         if merge == "first":
@@ -263,8 +284,8 @@ class DataStore:
             if memo_key not in memo:
                 try:
                     memo[memo_key] = self.lookup(key, merge=merge)
-                except SourceError as exc:
-                    if default is _MISSING or "found nothing" not in exc.message:
+                except LookupMiss:
+                    if default is _MISSING:
                         raise
                     return default
             return memo[memo_key]

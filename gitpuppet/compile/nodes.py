@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitpuppet.compile.loader import PosDict, YamlCache, expect_mapping
+from gitpuppet.compile.loader import PosDict, PosList, YamlCache, expect_mapping
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 
-DECLARATION_KEYS = ("classes", "vars")
+DECLARATION_KEYS = ("classes", "vars", "examples")
 
 
 @dataclass
@@ -22,6 +22,12 @@ class Declaration:
     body: PosDict
     pos: SourcePos
     pattern: re.Pattern[str] | None = None
+    examples: list[tuple[str, SourcePos]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How output names it: `regex '/^web/' at nodes/web.yaml:3`."""
+        return f"{self.kind} '{self.key}' at {self.pos}"
 
 
 @dataclass
@@ -82,7 +88,7 @@ def load_declarations(yaml_cache: YamlCache) -> tuple[list[Declaration], list[st
                         f"unknown key '{k}' in node '{key}'",
                         did_you_mean(str(k), DECLARATION_KEYS) or "use classes and vars",
                     )
-            decl = Declaration(key, kind, body, pos, pattern)
+            decl = Declaration(key, kind, body, pos, pattern, _examples(body, key, kind))
             if kind in ("exact", "default"):
                 if key in exact:
                     raise SourceError(
@@ -91,6 +97,28 @@ def load_declarations(yaml_cache: YamlCache) -> tuple[list[Declaration], list[st
                 exact[key] = decl
             decls.append(decl)
     return decls, files
+
+
+def _examples(body: PosDict, key: str, kind: str) -> list[tuple[str, SourcePos]]:
+    """`examples:` of a pattern or `default`: node names validate compiles it with."""
+    if "examples" not in body:
+        return []
+    where = body.pos("examples")
+    if kind == "exact":
+        raise SourceError(
+            where,
+            f"node '{key}' is an exact name: examples are for patterns and default",
+            "remove examples: validate compiles an exact name as it is",
+        )
+    raw = body["examples"]
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for i, item in enumerate(items):
+        pos = raw.pos(i) if isinstance(raw, PosList) else where
+        if not isinstance(item, str) or not item or "\n" in item:
+            raise SourceError(pos, f"examples of node '{key}' must be node names (strings)")
+        out.append((item.lower(), pos))
+    return out
 
 
 def select_declaration(decls: list[Declaration], files: list[str], name: str) -> Selection:

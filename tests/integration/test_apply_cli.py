@@ -330,7 +330,8 @@ def test_plain_lines_without_a_terminal(env: tuple[Path, Path, Path]) -> None:
     assert proc.returncode == 6
     assert "\x1b[" not in proc.stdout + proc.stderr and "\r" not in proc.stderr
     assert proc.stdout.splitlines()[0] == f"file:{root}/a: ensure, content changed"
-    assert proc.stderr == ""
+    # Only the matched declaration (issue 9 item 6: apply says it first, on stderr).
+    assert proc.stderr == "node t.example.com: matched exact 't.example.com' at nodes.yaml:1\n"
 
 
 def test_progress_line_on_a_terminal_for_a_long_run(env: tuple[Path, Path, Path]) -> None:

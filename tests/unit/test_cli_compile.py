@@ -77,7 +77,8 @@ def test_node_prints_match_classes_and_resources(tmp_path: Path, facts_file: Pat
     repo = write_repo(tmp_path / "repo", GOOD)
     proc = gitpuppet("node", "web01.example.com", "--repo", str(repo), "--facts", str(facts_file))
     assert proc.returncode == 0, proc.stderr
-    assert "matched   exact 'web01.example.com' at nodes/all.yaml:1" in proc.stdout
+    first = proc.stdout.splitlines()[0]  # the match is the first line (issue 9 item 6)
+    assert first == "node web01.example.com: matched exact 'web01.example.com' at nodes/all.yaml:1"
     assert "classes   web, base" in proc.stdout or "classes   base, web" in proc.stdout
     assert proc.stdout.index("file:/etc/motd") < proc.stdout.index("file:/etc/web.conf")
     assert "after file:/etc/motd" in proc.stdout
