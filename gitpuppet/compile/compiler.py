@@ -20,7 +20,15 @@ from gitpuppet.compile.nodes import (
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
-from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource, sensitive_label
+from gitpuppet.model import (
+    Catalog,
+    Edge,
+    EdgeKind,
+    Ref,
+    Resource,
+    scope_tags,
+    sensitive_label,
+)
 from gitpuppet.resources import checks
 from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
 
@@ -477,9 +485,9 @@ class Compiler:
         if tags is None:
             more = {type_name}
             if klass:
-                more.add(klass)
+                more |= scope_tags(klass)
             if define_type:
-                more.add(define_type)
+                more |= scope_tags(define_type)
             tags = self._tags[tags_key] = meta.tags | more
         res = Resource(
             type_name,
