@@ -176,6 +176,7 @@ def run_once(
     on_result: Callable[[Result], None] | None = None,
     on_begin: Any = None,
     sleep: Callable[[float], Any] = time.sleep,
+    tags: set[str] | None = None,
 ) -> AgentRun:
     """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1).
 
@@ -192,7 +193,7 @@ def run_once(
                 started = time.time()  # a run's duration is its work, not its wait
             repo = open_node_repo(config)
             pulled = pull(repo, config, node)
-            result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
+            result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin, tags)
         except Exception as exc:
             code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
             off = isinstance(exc, RunDisabled)
@@ -229,6 +230,7 @@ def _apply_chosen(
     noop: bool,
     on_result: Callable[[Result], None] | None,
     on_begin: Any,
+    tags: set[str] | None = None,
 ) -> AgentRun:
     """Apply the pulled candidate; on trouble, the applied commit again with exit code 4."""
     messages = list(pulled.messages)
@@ -241,6 +243,7 @@ def _apply_chosen(
             facts=facts,
             state_dir=config.state_dir,
             noop=noop,
+            tags=tags,
             commit=commit,
             environment=config.branch,
             on_result=on_result,

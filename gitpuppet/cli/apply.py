@@ -65,6 +65,7 @@ def command(
     """
     from gitpuppet import stopping
     from gitpuppet.agent.guard import converge_guard
+    from gitpuppet.apply.tags import parse_tags
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.cli.run import STOPPED
     from gitpuppet.session import apply_tree
@@ -79,7 +80,7 @@ def command(
         tree = open_tree(app, path or repo)
         facts = load_facts(facts_file)
         name = node_name(node, facts, app.config_path)
-        tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
+        tag_set = parse_tags(tags)
         printer = RunPrinter(
             quiet=app.quiet or as_json, verbose=app.verbose, show_diff=show_diff, noop=noop
         )

@@ -19,11 +19,13 @@ STOPPED = "the resources after the one in flight were skipped (exit code 4 or 6)
 @click.option("--noop", is_flag=True, help="Change nothing; show what would change.")
 @click.option("--now", is_flag=True, help="Start at once (no splay delay).")
 @click.option("--diff", "show_diff", is_flag=True, help="Show unified diffs of content changes.")
+@click.option("--tags", metavar="T,…", help="Only resources with one of these tags.")
 @common_options
-def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
+def command(app: App, noop: bool, now: bool, show_diff: bool, tags: str | None) -> None:
     """One run; exit code per SPEC §4.1."""
     from gitpuppet import stopping
     from gitpuppet.agent.run import run_once
+    from gitpuppet.apply.tags import parse_tags
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.config import load_config
     from gitpuppet.redact import redact_url
@@ -36,6 +38,7 @@ def command(app: App, noop: bool, now: bool, show_diff: bool) -> None:
             config,
             noop=noop,
             now=now,
+            tags=parse_tags(tags),
             on_result=printer.on_result,
             on_begin=printer.on_begin,
             sleep=stopping.sleep,
