@@ -262,6 +262,9 @@ class LineParams(Params):
     after: str | None = attr(STR)
     ensure: str = attr(STR, "present", ("present", "absent"))
     follow: bool = attr(BOOL, False, doc="edit the file a link at `path` points to")
+    validate: str | None = attr(
+        STR, doc="a command run on the new text before it replaces the old; % is its temp file"
+    )
 
     @property
     def wanted(self) -> str | None:
