@@ -51,5 +51,7 @@ def unknown_tag_warnings(resources: Iterable[Resource], tags: set[str] | None) -
     out = []
     for tag in sorted(tags - known):
         hint = did_you_mean(tag, sorted(known))
-        out.append(f"tag '{tag}' is on no resource of this catalog" + (f" ({hint})" if hint else ""))
+        out.append(
+            f"tag '{tag}' is on no resource of this catalog" + (f" ({hint})" if hint else "")
+        )
     return out

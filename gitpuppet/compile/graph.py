@@ -143,7 +143,7 @@ def _find_cycle(nodes: set[int], succ: list[list[int]]) -> list[int]:
 def _cycle_error(cycle: list[Ref], resources: list[Resource], edges: list[Edge]) -> SourceError:
     """The cycle, each step with the edge that makes it: `file:/d (a.yaml:2) -[before]-> …`."""
     by_ref = {r.ref: r for r in resources}
-    steps = {}
+    steps: dict[tuple[Ref, Ref], Edge] = {}
     for e in edges:  # the first edge per step: an explicit one is listed before automatic ones
         steps.setdefault((e.first, e.then), e)
     # A sensitive resource is named by its label: its title may be the secret.

@@ -27,7 +27,7 @@ def test_validate_accepts_and_sees_the_new_text_at_the_temp_path(
     path = tmp_path / "sshd_config"
     path.write_text("Port 22\n")
     seen, where = tmp_path / "seen", tmp_path / "where"
-    validator = f"sh -c 'cp \"$1\" {seen}; echo \"$1\" > {where}' sh %"
+    validator = f'sh -c \'cp "$1" {seen}; echo "$1" > {where}\' sh %'
     converge(make("line", "PermitRootLogin no", path=str(path), validate=validator), ctx)
     assert path.read_text() == "Port 22\nPermitRootLogin no\n"
     assert seen.read_text() == "Port 22\nPermitRootLogin no\n"
@@ -38,7 +38,7 @@ def test_validate_accepts_and_sees_the_new_text_at_the_temp_path(
 def test_validate_rejects_and_changes_nothing(tmp_path: Path, ctx: ApplyContext) -> None:
     path = tmp_path / "sudoers"
     path.write_text("root ALL=(ALL) ALL\n")
-    validator = "sh -c 'grep -q ^root \"$1\" && ! grep -q broken \"$1\"; rc=$?; echo checked >&2; exit $rc' sh %"
+    validator = 'sh -c \'grep -q ^root "$1" && ! grep -q broken "$1"; rc=$?; echo checked >&2; exit $rc\' sh %'
     res = make("line", "broken line", path=str(path), validate=validator)
     with pytest.raises(ApplyError, match="validate command rejected the new content") as info:
         converge(res, ctx)
@@ -65,13 +65,15 @@ def test_a_rejected_sensitive_line_leaks_nothing(tmp_path: Path) -> None:
             "    text: TOKEN=LINEVALSECRET\n"
             f"    path: {conf}\n"
             "    sensitive: true\n"
-            "    validate: \"sh -c 'cat \\\"$1\\\"; cat \\\"$1\\\" >&2; exit 1' sh %\"\n"
+            '    validate: "sh -c \'cat \\"$1\\"; cat \\"$1\\" >&2; exit 1\' sh %"\n'
         ),
     )
     proc = setup.run("run", "--now", "--diff", "-v")
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert conf.read_text() == "A=1\n"
     checks = [setup.run("report", "--json"), setup.run("report"), setup.run("status", "--json")]
-    found = [f for f in leaks(setup, outputs(proc, *checks), ("LINEVALSECRET",)) if "repo.git" not in f]
+    found = [
+        f for f in leaks(setup, outputs(proc, *checks), ("LINEVALSECRET",)) if "repo.git" not in f
+    ]
     assert found == []
     assert "validate command rejected" in checks[0].stdout  # the validator did run, and refuse

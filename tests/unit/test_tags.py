@@ -44,7 +44,9 @@ def _titles(resources: list[Resource]) -> list[str]:
         (None, ["/b", "/ntp", "/basement", "/v/shop"]),
     ],
 )
-def test_class_and_define_prefixes_select(tmp_path: Path, tags: set[str], expected: list[str]) -> None:
+def test_class_and_define_prefixes_select(
+    tmp_path: Path, tags: set[str], expected: list[str]
+) -> None:
     assert _titles(select_tagged(_catalog(tmp_path), tags)) == expected
 
 
