@@ -17,6 +17,7 @@ from gitpuppet.compile.nodes import (
     load_declarations,
     select_declaration,
 )
+from gitpuppet.compile.params import ParamSpec, check_value, data_pos, param_specs
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
@@ -143,6 +144,7 @@ class Compiler:
         self._define_entries: dict[str, list[tuple[Any, SourcePos]]] = {}
         self._tags: dict[tuple[Any, ...], frozenset[str]] = {}
         self._units: dict[tuple[str, str], str | None] = {}
+        self._specs: dict[int, tuple[PosDict, dict[str, ParamSpec]]] = {}
 
     def find_unit(self, folder: str, name: str) -> str | None:
         """`find_unit` once per name: a define used 10,000 times is looked for once."""
@@ -277,52 +279,82 @@ class Compiler:
         given_lines: dict[Any, int] | None = None,
     ) -> dict[str, Any]:
         """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required.
+        Each value is checked against the parameter's type (params.py).
 
         `given_lines`: the line of each given value (default: `given.lines`)."""
-        declared = body.get("params") or PosDict()
-        if not isinstance(declared, PosDict):
-            raise SourceError(body.pos("params"), f"params of {what} must be a mapping")
+        specs = self._param_specs(body, what)
         if given_lines is None:
             given_lines = getattr(given, "lines", {})
         for key in given:
-            if key not in declared:
+            if key not in specs:
                 where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
                 raise SourceError(
-                    where, f"{what} has no parameter '{key}'", did_you_mean(str(key), declared)
+                    where, f"{what} has no parameter '{key}'", did_you_mean(str(key), specs)
                 )
+        given_by = "the define use" if lookup_prefix is None else "the node declaration"
         out: dict[str, Any] = {}
-        for key, default in declared.items():
+        for key, spec in specs.items():
             if key in given and given[key] is not None:  # an explicit ~ gives nothing
                 value = given[key]
+                where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
                 if not renders_to_itself(value):
-                    where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
                     value = self.templates.render_value(value, self.base_scope, where)
+                check_value(spec, value, what, given_by, where)
             else:
-                value = (
-                    self.data.lookup(f"{lookup_prefix}.{key}", default=None)
-                    if lookup_prefix
-                    else None
+                value = self._param_from_data_or_default(
+                    spec, what, given_pos, lookup_prefix, extra, out
                 )
-                if value is None:
-                    if default is None:
-                        raise SourceError(
-                            given_pos,
-                            f"{what} needs parameter '{key}' for node '{self.node_name}'",
-                            f"give it in the node declaration or in data as {lookup_prefix or 'the define use'}"
-                            + (f".{key}" if lookup_prefix else ""),
-                        )
-                    value = self.templates.render_value(
-                        default,
-                        {
-                            **self.base_scope["node"]["vars"],
-                            **(extra or {}),
-                            **self._fixed(self.base_scope),
-                            **out,
-                        },
-                        declared.pos(key),
-                    )
-            out[str(key)] = value
+            out[key] = value
         return out
+
+    def _param_specs(self, body: PosDict, what: str) -> dict[str, ParamSpec]:
+        """The typed parameters of a class or define body, worked out once per body."""
+        cached = self._specs.get(id(body))
+        if cached is not None and cached[0] is body:
+            return cached[1]
+        declared = body.get("params") or PosDict()
+        if not isinstance(declared, PosDict):
+            raise SourceError(body.pos("params"), f"params of {what} must be a mapping")
+        specs = param_specs(declared, what)
+        self._specs[id(body)] = (body, specs)
+        return specs
+
+    def _param_from_data_or_default(
+        self,
+        spec: ParamSpec,
+        what: str,
+        given_pos: SourcePos,
+        lookup_prefix: str | None,
+        extra: dict[str, Any] | None,
+        out: dict[str, Any],
+    ) -> Any:
+        key = spec.name
+        if lookup_prefix:
+            value = self.data.lookup(f"{lookup_prefix}.{key}", default=None)
+            if value is not None:
+                where = data_pos(self.data, f"{lookup_prefix}.{key}") or spec.pos
+                check_value(spec, value, what, "data", where)
+                return value
+        if spec.default is None:
+            if spec.required:
+                raise SourceError(
+                    given_pos,
+                    f"{what} needs parameter '{key}' for node '{self.node_name}'",
+                    f"give it in the node declaration or in data as {lookup_prefix or 'the define use'}"
+                    + (f".{key}" if lookup_prefix else ""),
+                )
+            return None
+        if renders_to_itself(spec.default):
+            return spec.default  # a plain scalar, checked when the parameters were read
+        scope = {
+            **self.base_scope["node"]["vars"],
+            **(extra or {}),
+            **self._fixed(self.base_scope),
+            **out,
+        }
+        value = self.templates.render_value(spec.default, scope, spec.pos)
+        check_value(spec, value, what, "its default", spec.pos)
+        return value
 
     # -- resources --------------------------------------------------------------------------
 
