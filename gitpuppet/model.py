@@ -33,6 +33,14 @@ class Ref:
         return cls(kind.strip().lower(), title.strip())
 
 
+def scope_tags(name: str) -> set[str]:
+    """The tags a class or define name gives: the name and each dotted prefix of it
+    (`base.ntp.server` gives base, base.ntp and base.ntp.server), so `--tags base` selects
+    what `base.ntp` declares, as Puppet's class tags do."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
 @dataclass(slots=True)
 class Resource:
     """One declared resource, its attributes checked against its type's schema.

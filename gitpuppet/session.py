@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitpuppet.apply.engine import ApplyOutcome, BeginHook, apply_catalog
+from gitpuppet.apply.tags import unknown_tag_warnings
 from gitpuppet.atomic import StateWriteError, check_root_only
 from gitpuppet.backup import BackupStore
 from gitpuppet.compile import compile_catalog
@@ -143,6 +144,7 @@ def apply_tree(
     state = load_state(state_path)
     ctx = ApplyContext(state_path, facts, want_diff)
     messages = messages if messages is not None else []
+    messages.extend(unknown_tag_warnings(catalog.resources, tags))
     writes = _Writes(messages)
 
     def persist(pending: set[str]) -> None:

@@ -215,6 +215,7 @@ def run_once(
     sleep: Callable[[float], Any] = time.sleep,
     ignore_rollout: bool = False,
     branch: str | None = None,
+    tags: set[str] | None = None,
 ) -> AgentRun:
     """One run; raises LockHeld/RunDisabled (exit 3) or NothingApplied (exit 1).
 
@@ -239,7 +240,7 @@ def run_once(
                 started = time.time()  # a run's duration is its work, not its wait
             repo = open_node_repo(config)
             pulled = pull(repo, config, node, ignore_rollout=bypass)
-            result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin)
+            result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin, tags)
         except Exception as exc:
             code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
             off = isinstance(exc, RunDisabled)
@@ -277,6 +278,7 @@ def _apply_chosen(
     noop: bool,
     on_result: Callable[[Result], None] | None,
     on_begin: Any,
+    tags: set[str] | None = None,
 ) -> AgentRun:
     """Apply the pulled candidate; on trouble, the applied commit again with exit code 4."""
     messages = list(pulled.messages)
@@ -289,6 +291,7 @@ def _apply_chosen(
             facts=facts,
             state_dir=config.state_dir,
             noop=noop,
+            tags=tags,
             commit=commit,
             environment=config.branch,
             on_result=on_result,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from gitpuppet import stopping
 from gitpuppet.apply.groups import apply_group, commit_batch, must_commit_before, verify
+from gitpuppet.apply.tags import select_tagged
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
 from gitpuppet.redact import Redactor
@@ -66,17 +67,6 @@ def count_results(results: list[Result]) -> dict[str, int]:
         if r.refreshed:
             counts["restarted"] += 1
     return counts
-
-
-def resource_tags(res: Resource) -> set[str]:
-    """A resource's tags: its own, plus its type, its class and its define's type."""
-    tags = set(res.tags)
-    tags.add(res.type)
-    if res.klass:
-        tags.add(res.klass)
-    if res.define:
-        tags.add(res.define.split(":", 1)[0])
-    return tags
 
 
 @dataclass
@@ -156,7 +146,7 @@ def apply_catalog(
         incoming.setdefault(edge.then, []).append(edge.first)
         if edge.kind == EdgeKind.REFRESH:
             refresh_out.setdefault(edge.first, []).append(edge.then)
-    chosen = [r for r in catalog.resources if not tags or resource_tags(r) & tags]
+    chosen = select_tagged(catalog.resources, tags)
     by_type: dict[str, list[Resource]] = {}
     for r in chosen:
         by_type.setdefault(r.type, []).append(r)

@@ -65,6 +65,7 @@ def command(
     """
     from gitpuppet import stopping
     from gitpuppet.agent.guard import converge_guard
+    from gitpuppet.apply.tags import parse_tags
     from gitpuppet.cli.node import matched_line
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.cli.run import STOPPED
@@ -81,7 +82,7 @@ def command(
         tree = open_tree(app, path or repo, Path(target) / "modules")
         facts = load_facts(facts_file)
         name = node_name(node, facts, app.config_path)
-        tag_set = {t.strip() for t in tags.split(",") if t.strip()} if tags else None
+        tag_set = parse_tags(tags)
         catalog = compile_catalog(tree, name, facts, environment)
         # Which declaration matched, first (a mistyped --node shows): on stderr, beside the
         # other status lines, so stdout stays one line per resource.

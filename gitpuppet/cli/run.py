@@ -23,13 +23,21 @@ STOPPED = "the resources after the one in flight were skipped (exit code 4 or 6)
     "--ignore-rollout", is_flag=True, help="Apply the branch head now, whatever the rollout says."
 )
 @click.option("--branch", default=None, help="Apply this branch's head once (config unchanged).")
+@click.option("--tags", metavar="T,…", help="Only resources with one of these tags.")
 @common_options
 def command(
-    app: App, noop: bool, now: bool, show_diff: bool, ignore_rollout: bool, branch: str | None
+    app: App,
+    noop: bool,
+    now: bool,
+    show_diff: bool,
+    ignore_rollout: bool,
+    branch: str | None,
+    tags: str | None,
 ) -> None:
     """One run; exit code per SPEC §4.1."""
     from gitpuppet import stopping
     from gitpuppet.agent.run import run_once
+    from gitpuppet.apply.tags import parse_tags
     from gitpuppet.cli.output import RunPrinter
     from gitpuppet.config import load_config
     from gitpuppet.redact import redact_url
@@ -42,6 +50,7 @@ def command(
             config,
             noop=noop,
             now=now,
+            tags=parse_tags(tags),
             on_result=printer.on_result,
             on_begin=printer.on_begin,
             sleep=stopping.sleep,

@@ -10,19 +10,37 @@ from typing import Any
 
 from gitpuppet.compile import graph
 from gitpuppet.compile.data import DataStore
-from gitpuppet.compile.loader import PosDict, PosList, YamlCache, expect_mapping
+from gitpuppet.compile.entries import (
+    ABSENT,
+    EntryShape,
+    check_keys,
+    entries_of,
+    entry_shape,
+    names_of,
+)
+from gitpuppet.compile.loader import PosDict, YamlCache, expect_mapping
 from gitpuppet.compile.nodes import (
     Selection,
     declared_classes,
     load_declarations,
     select_declaration,
 )
+from gitpuppet.compile.params import ParamSpec
+from gitpuppet.compile.resolve import ParamResolution
 from gitpuppet.compile.source import SourceTree, find_unit, unit_names
 from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
 from gitpuppet.errors import CompileErrors, SourceError, SourcePos, did_you_mean
-from gitpuppet.model import Catalog, Edge, EdgeKind, Ref, Resource, sensitive_label
+from gitpuppet.model import (
+    Catalog,
+    Edge,
+    EdgeKind,
+    Ref,
+    Resource,
+    scope_tags,
+    sensitive_label,
+)
 from gitpuppet.resources import checks
-from gitpuppet.resources.schema import SCHEMAS, build_params, check_attribute_names
+from gitpuppet.resources.schema import SCHEMAS, build_params
 
 SETTINGS_KEYS = ("hierarchy", "rollout")
 CLASS_KEYS = ("params", "include", "resources")
@@ -87,7 +105,7 @@ class _ClassInfo:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-class Compiler:
+class Compiler(ParamResolution):
     """Builds the catalog of one node. Use `compile_catalog` rather than this directly."""
 
     def __init__(
@@ -107,11 +125,12 @@ class Compiler:
         self.pending: list[_Pending] = []
         self.classes: dict[str, _ClassInfo] = {}
         self.node_params: dict[str, tuple[dict[str, Any], SourcePos]] = {}
-        self._shapes: dict[int, _EntryShape] = {}
+        self._shapes: dict[int, EntryShape] = {}
         self._bodies: dict[str, PosDict] = {}
         self._define_entries: dict[str, list[tuple[Any, SourcePos]]] = {}
         self._tags: dict[tuple[Any, ...], frozenset[str]] = {}
         self._units: dict[tuple[str, str], str | None] = {}
+        self._specs: dict[int, tuple[PosDict, dict[str, ParamSpec]]] = {}
         # validate sets a list: a failed class, entry or edge is kept here and the compile
         # goes on, so every error of a node is reported (SPEC §4), not only the first.
         self.errors: list[SourceError] | None = None
@@ -220,7 +239,7 @@ class Compiler:
         info = _ClassInfo(name, pos, params)
         self.classes[name] = info
         scope = self._unit_scope(params)
-        for inc, inc_pos in _names(body, "include", scope, self.templates):
+        for inc, inc_pos in names_of(body, "include", scope, self.templates):
             try:
                 self.declare_class(inc, inc_pos, chain + [name])
             except SourceError as exc:
@@ -230,7 +249,7 @@ class Compiler:
         # A class's container only holds its own resources (and its defines'), not its includes'.
         self.containers.setdefault(Ref("class", name), [])
         self.container_pos[Ref("class", name)] = pos
-        for entry, entry_pos in _entries(body, path):
+        for entry, entry_pos in entries_of(body, path):
             try:
                 self.declare_entry(
                     entry, entry_pos, scope, name, None, [Ref("class", name)], _Meta()
@@ -239,10 +258,6 @@ class Compiler:
                 if self.errors is None:
                     raise
                 self.collect(exc)
-
-    @staticmethod
-    def _fixed(scope: dict[str, Any]) -> dict[str, Any]:
-        return {"facts": scope["facts"], "node": scope["node"], "lookup": scope["lookup"]}
 
     def _unit_scope(self, params: dict[str, Any], title: str | None = None) -> dict[str, Any]:
         """A class's or define's scope: Jinja's globals and the node's vars (as they are now)
@@ -259,67 +274,9 @@ class Compiler:
         body = self._bodies.get(path)
         if body is None:
             body = expect_mapping(self.yaml.load(path), path, what)
-            _check_keys(body, allowed, what)
+            check_keys(body, allowed, what)
             self._bodies[path] = body
         return body
-
-    def resolve_params(
-        self,
-        body: PosDict,
-        given: dict[str, Any],
-        given_pos: SourcePos,
-        what: str,
-        lookup_prefix: str | None,
-        extra: dict[str, Any] | None = None,
-        given_lines: dict[Any, int] | None = None,
-    ) -> dict[str, Any]:
-        """Parameters: given (node / define use) > data `<class>.<param>` > default; ~ is required.
-
-        `given_lines`: the line of each given value (default: `given.lines`)."""
-        declared = body.get("params") or PosDict()
-        if not isinstance(declared, PosDict):
-            raise SourceError(body.pos("params"), f"params of {what} must be a mapping")
-        if given_lines is None:
-            given_lines = getattr(given, "lines", {})
-        for key in given:
-            if key not in declared:
-                where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
-                raise SourceError(
-                    where, f"{what} has no parameter '{key}'", did_you_mean(str(key), declared)
-                )
-        out: dict[str, Any] = {}
-        for key, default in declared.items():
-            if key in given and given[key] is not None:  # an explicit ~ gives nothing
-                value = given[key]
-                if not renders_to_itself(value):
-                    where = SourcePos(given_pos.file, given_lines.get(key, given_pos.line))
-                    value = self.templates.render_value(value, self.base_scope, where)
-            else:
-                value = (
-                    self.data.lookup(f"{lookup_prefix}.{key}", default=None)
-                    if lookup_prefix
-                    else None
-                )
-                if value is None:
-                    if default is None:
-                        raise SourceError(
-                            given_pos,
-                            f"{what} needs parameter '{key}' for node '{self.node_name}'",
-                            f"give it in the node declaration or in data as {lookup_prefix or 'the define use'}"
-                            + (f".{key}" if lookup_prefix else ""),
-                        )
-                    value = self.templates.render_value(
-                        default,
-                        {
-                            **self.base_scope["node"]["vars"],
-                            **(extra or {}),
-                            **self._fixed(self.base_scope),
-                            **out,
-                        },
-                        declared.pos(key),
-                    )
-            out[str(key)] = value
-        return out
 
     # -- resources --------------------------------------------------------------------------
 
@@ -336,10 +293,10 @@ class Compiler:
         """One `- type: title` entry: for_each and when, then the resource or define use."""
         shape = self._shapes.get(id(entry))
         if shape is None or shape.entry is not entry:
-            shape = self._shapes[id(entry)] = _entry_shape(entry, pos)
+            shape = self._shapes[id(entry)] = entry_shape(entry, pos)
         type_key, attr_pos, parts = shape.type_key, shape.attr_pos, shape.parts
         items: list[dict[str, Any]] = [{}]
-        if shape.for_each is not _ABSENT:
+        if shape.for_each is not ABSENT:
             items = self._for_each(shape.for_each, scope, entry.pos("for_each"))
         when = shape.when
         render = self.templates.render_value
@@ -482,9 +439,9 @@ class Compiler:
         if tags is None:
             more = {type_name}
             if klass:
-                more.add(klass)
+                more |= scope_tags(klass)
             if define_type:
-                more.add(define_type)
+                more |= scope_tags(define_type)
             tags = self._tags[tags_key] = meta.tags | more
         res = Resource(
             type_name,
@@ -593,11 +550,11 @@ class Compiler:
         self.container_pos[ref] = pos
         scope = self._unit_scope(params, title)
         if "include" in body:
-            for inc, inc_pos in _names(body, "include", scope, self.templates):
+            for inc, inc_pos in names_of(body, "include", scope, self.templates):
                 self.declare_class(inc, inc_pos, [])
         entries = self._define_entries.get(path)
         if entries is None:
-            entries = self._define_entries[path] = _entries(body, path)
+            entries = self._define_entries[path] = entries_of(body, path)
         define, inner = str(ref), [*stack, ref]
         for entry, entry_pos in entries:
             try:
@@ -666,82 +623,3 @@ class Compiler:
                 else:
                     edges.append(Edge(s, t, kind, p.pos))
         return edges
-
-
-_ABSENT: Any = object()
-
-
-@dataclass
-class _EntryShape:
-    """What a `- type: title` entry says before anything renders, checked once per entry (a
-    define's entries are seen once per use of the define)."""
-
-    entry: PosDict
-    type_key: str
-    title: Any
-    attr_pos: dict[str, SourcePos]  # without for_each and when, as `parts`
-    parts: list[tuple[str, Any, SourcePos, bool]]  # name, value, position, needs rendering
-    for_each: Any
-    when: Any
-
-
-def _entry_shape(entry: Any, pos: SourcePos) -> _EntryShape:
-    if not isinstance(entry, PosDict) or not entry:
-        raise SourceError(
-            pos,
-            "each resource must be a mapping whose first key is its type, e.g. `- file: /etc/motd`",
-        )
-    type_key = next(iter(entry))
-    if not isinstance(type_key, str):
-        raise SourceError(pos, f"resource type must be a name, not {type_key!r}")
-    attrs = {k: v for k, v in entry.items() if k != type_key}
-    for key in attrs:
-        if not isinstance(key, str):
-            raise SourceError(entry.pos(key), f"attribute name must be a string, not {key!r}")
-    if type_key in SCHEMAS:
-        # Attribute names are checked before anything renders: a typo such as `foreach`
-        # would otherwise surface as a confusing template error.
-        check_attribute_names(type_key, {k: entry.pos(k) for k in attrs})
-    for_each = attrs.pop("for_each", _ABSENT)
-    when = attrs.pop("when", None)
-    attr_pos = {k: entry.pos(k) for k in attrs}
-    parts = [(k, v, attr_pos[k], not renders_to_itself(v)) for k, v in attrs.items()]
-    return _EntryShape(entry, type_key, entry[type_key], attr_pos, parts, for_each, when)
-
-
-def _check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:
-    for key in body:
-        if key not in allowed:
-            raise SourceError(
-                body.pos(key),
-                f"unknown key '{key}' in {what}",
-                did_you_mean(str(key), allowed) or f"use {', '.join(allowed)}",
-            )
-
-
-def _names(
-    body: PosDict, key: str, scope: dict[str, Any], templates: Templates
-) -> list[tuple[str, SourcePos]]:
-    raw = body.get(key)
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, list) else [raw]
-    out = []
-    for i, item in enumerate(items):
-        pos = raw.pos(i) if isinstance(raw, PosList) else body.pos(key)
-        name = templates.render_value(item, scope, pos)
-        if not isinstance(name, str):
-            raise SourceError(pos, f"{key} must list class names")
-        out.append((name, pos))
-    return out
-
-
-def _entries(body: PosDict, path: str) -> list[tuple[Any, SourcePos]]:
-    raw = body.get("resources")
-    if raw is None:
-        return []
-    if not isinstance(raw, PosList):
-        raise SourceError(
-            body.pos("resources"), "resources must be a list of `- type: title` entries"
-        )
-    return [(entry, raw.pos(i)) for i, entry in enumerate(raw)]

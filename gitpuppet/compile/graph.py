@@ -81,25 +81,13 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
 def order(
     resources: list[Resource], explicit: list[Edge], automatic: list[Edge]
 ) -> tuple[list[Resource], list[Edge]]:
-    """Resources in apply order, and the automatic edges kept: those that would close a cycle
-    are dropped (explicit edges win); a cycle of explicit edges is an error showing it."""
-    dropped: set[tuple[Ref, Ref]] = set()
-    while True:
-        kept = [e for e in automatic if (e.first, e.then) not in dropped]
-        result, cycle = _toposort(resources, explicit + kept)
-        if cycle is None:
-            return result, kept
-        auto_in_cycle = [
-            e for e in automatic if (e.first, e.then) not in dropped and _edge_in_cycle(e, cycle)
-        ]
-        if not auto_in_cycle:
-            raise _cycle_error(cycle, resources, explicit)
-        dropped.add((auto_in_cycle[0].first, auto_in_cycle[0].then))
-
-
-def _edge_in_cycle(edge: Edge, cycle: list[Ref]) -> bool:
-    pairs = set(zip(cycle, cycle[1:] + cycle[:1], strict=True))
-    return (edge.first, edge.then) in pairs
+    """Resources in apply order, and the automatic edges (all of them: an automatic edge is
+    never dropped). A cycle, through explicit or automatic edges, is an error that shows it."""
+    edges = explicit + automatic
+    result, cycle = _toposort(resources, edges)
+    if cycle is not None:
+        raise _cycle_error(cycle, resources, edges)
+    return result, automatic
 
 
 def _toposort(
@@ -153,13 +141,40 @@ def _find_cycle(nodes: set[int], succ: list[list[int]]) -> list[int]:
 
 
 def _cycle_error(cycle: list[Ref], resources: list[Resource], edges: list[Edge]) -> SourceError:
+    """The cycle, each step with the edge that makes it: `file:/d (a.yaml:2) -[before]-> …`."""
     by_ref = {r.ref: r for r in resources}
+    steps: dict[tuple[Ref, Ref], Edge] = {}
+    for e in edges:  # the first edge per step: an explicit one is listed before automatic ones
+        steps.setdefault((e.first, e.then), e)
     # A sensitive resource is named by its label: its title may be the secret.
     parts = [f"{by_ref[ref].label} ({by_ref[ref].pos})" for ref in cycle]
-    text = " -> ".join(parts + [by_ref[cycle[0]].label])
-    first = by_ref[cycle[0]]
-    return SourceError(
-        first.pos,
-        f"dependency cycle: {text}",
-        "remove one of the require/before/notify/subscribe edges in this cycle",
-    )
+    text = parts[0]
+    automatic = False
+    for i, ref in enumerate(cycle):
+        then = cycle[(i + 1) % len(cycle)]
+        edge = steps[ref, then]
+        automatic = automatic or edge.kind == EdgeKind.AUTO
+        text += f" -[{_edge_reason(edge, by_ref)}]-> " + (
+            parts[i + 1] if i + 1 < len(cycle) else by_ref[cycle[0]].label
+        )
+    hint = "remove one of the require/before/notify/subscribe edges in this cycle"
+    if automatic:
+        hint += " (an automatic edge cannot be removed: reverse the explicit one instead)"
+    return SourceError(by_ref[cycle[0]].pos, f"dependency cycle: {text}", hint)
+
+
+def _edge_reason(edge: Edge, by_ref: dict[Ref, Resource]) -> str:
+    """Why `edge.first` goes before `edge.then`, in a word or three."""
+    if edge.kind != EdgeKind.AUTO:
+        where = f" at {edge.pos}" if edge.pos is not None else ""
+        return f"{'refresh' if edge.kind == EdgeKind.REFRESH else 'order'}{where}"
+    first, then = edge.first.type, by_ref[edge.then]
+    if first == "file":
+        return "automatic: its file" if then.type == "line" else "automatic: parent directory"
+    if first == "package":
+        return "automatic: the service's package"
+    if first in ("user", "group"):
+        if then.type == "group":
+            return "automatic: a removed user goes before its group"
+        return f"automatic: its {first}"
+    return "automatic"

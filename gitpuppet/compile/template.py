@@ -4,7 +4,8 @@ A string with no `{{`/`{%`/`{#` is returned as is (most values: no Jinja2 work a
 that is exactly one expression (`"{{ sites }}"`) keeps its type; when that expression is a bare
 name, its value is taken from the scope as Jinja would resolve it. Each source text is compiled
 once per compile. Template files are read from `templates/` of the source tree and may not
-leave it. Everything renders in the sandbox of sandbox.py (no attribute of Python's internals,
+leave it; they render with `trim_blocks` (the newline after a `{% … %}` tag is dropped, as
+Ansible does), inline strings without it. Everything renders in the sandbox of sandbox.py (no attribute of Python's internals,
 limits on what one render may build or write); the fast paths above only skip Jinja2 where no
 expression is evaluated at all.
 """
@@ -61,16 +62,11 @@ class Templates:
     """Compiles and caches templates for one source tree."""
 
     def __init__(self, tree: SourceTree) -> None:
-        self.env = LimitedSandbox(
-            loader=_TreeLoader(tree),
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-            autoescape=False,
-            cache_size=-1,
-        )
-        self.env.filters.setdefault("to_yaml", _to_yaml)
-        self.env.filters["bool"] = _to_bool
-        self.env.limit_filters()
+        self.env = _environment(tree, trim_blocks=False)
+        # `template:` files (and what they include) drop the newline after a block tag, as
+        # Ansible does; leading whitespace stays (lstrip_blocks off: `{%-` strips it).
+        self.file_env = _environment(tree, trim_blocks=True)
+        self.file_env.budget = self.env.budget  # a lookup inside a file render shares its budget
         # The place being rendered, for an error that no render caught (MemoryError …).
         self.where: SourcePos | None = None
         # Compiled once per source text, whatever resource or define use it appears in.
@@ -91,16 +87,17 @@ class Templates:
         `{% import %}` without context, to find globals the imported template lacks, and every
         template here has the environment's globals and no others, so it is empty either way.
         """
-        context_class = self.env.context_class
-        return context_class(self.env, self._with_globals(scope), template.name, template.blocks)
+        env = template.environment
+        return env.context_class(env, self._with_globals(scope), template.name, template.blocks)
 
     def _render(self, template: jinja2.Template, scope: Mapping[str, Any]) -> str:
         ctx = self._context(template, scope)
+        env = template.environment
         try:
-            with self.env.render_budget():
-                return self.env.concat(template.raw_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
+            with env.render_budget():  # type: ignore[attr-defined]
+                return env.concat(template.raw_render_func(ctx))  # type: ignore[attr-defined,no-any-return]
         except Exception:
-            return self.env.handle_exception()  # re-raises with template line numbers
+            return env.handle_exception()  # re-raises with template line numbers
 
     def render_value(self, value: Any, scope: Mapping[str, Any], pos: SourcePos) -> Any:
         """Render every string inside `value` (recursively through lists and mappings).
@@ -207,7 +204,7 @@ class Templates:
             confined_path("templates", name, pos, "template")
         try:
             if template is None:
-                template = self._files[name] = self.env.get_template(name)
+                template = self._files[name] = self.file_env.get_template(name)
             return self._render(template, scope)
         except jinja2.TemplateNotFound as exc:
             missing = exc.name if isinstance(exc.name, str) else name
@@ -235,6 +232,22 @@ class Templates:
             if where is not pos:
                 err.message += f" (rendering templates/{name} for {pos})"
             raise err from None
+
+
+def _environment(tree: SourceTree, trim_blocks: bool) -> LimitedSandbox:
+    """The sandboxed environment for the strings of a tree, or (trim_blocks) for its files."""
+    env = LimitedSandbox(
+        loader=_TreeLoader(tree),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        cache_size=-1,
+        trim_blocks=trim_blocks,
+    )
+    env.filters.setdefault("to_yaml", _to_yaml)
+    env.filters["bool"] = _to_bool
+    env.limit_filters()
+    return env
 
 
 def _render_error(exc: Exception, pos: SourcePos) -> SourceError:

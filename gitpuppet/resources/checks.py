@@ -326,6 +326,13 @@ def _named_rules(p: Any) -> Problems:
     return [("name", problem)] if problem else []
 
 
+def _line_rules(p: Any) -> Problems:
+    if p.validate is None:
+        return []
+    problem = command_problem(p.validate, split=True)
+    return [("validate", f"validate command {problem}")] if problem else []
+
+
 # Rules on the text of each type's attributes, beside the type's own `check()`.
 TYPE_RULES = {
     "file": _file_rules,
@@ -333,6 +340,7 @@ TYPE_RULES = {
     "user": _user_rules,
     "group": _group_rules,
     "host": _host_rules,
+    "line": _line_rules,
     "git": _git_rules,
     "package": _named_rules,
     "service": _named_rules,

@@ -53,5 +53,8 @@ class LineType(TextEditType):
     def follow(self, res: Resource) -> bool:
         return bool(res.params.follow)
 
+    def validate_command(self, res: Resource) -> str | None:
+        return res.params.validate  # type: ignore[no-any-return]
+
 
 TYPE: Any = LineType()

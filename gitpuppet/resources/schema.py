@@ -309,6 +309,9 @@ class LineParams(Params):
     )
     ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
     follow: bool = attr(BOOL, False, doc="edit the file a link at `path` points to")
+    validate: str | None = attr(
+        STR, doc="a command run on the new text before it replaces the old; % is its temp file"
+    )
 
     @property
     def wanted(self) -> str | None:

@@ -13,6 +13,7 @@ from gitpuppet.resources.base import ApplyContext, ResourceType
 from gitpuppet.resources.fsat import finish_write, read_file, readlink, sweep_temps, write_temp
 from gitpuppet.resources.fsutil import unified_diff
 from gitpuppet.resources.safepath import MAX_LINKS, MissingParent, Parent, UnsafePath, open_parent
+from gitpuppet.resources.validatecmd import validate_temp
 
 
 class TextEditType(ResourceType):
@@ -29,6 +30,10 @@ class TextEditType(ResourceType):
     def follow(self, res: Resource) -> bool:
         """Whether a link at the path is followed (the file it points to is edited)."""
         return True
+
+    def validate_command(self, res: Resource) -> str | None:
+        """A command that must accept the new text (`%`: its temp file) before it is written."""
+        return None
 
     def current(self, res: Resource, ctx: ApplyContext) -> str | None:
         """The file's text, read through its directory's descriptor (safepath)."""
@@ -98,12 +103,10 @@ class TextEditType(ResourceType):
         if cur is None and not self.create_missing:
             raise ApplyError(f"{path} does not exist", hint=f"manage the file first (file: {path})")
         new = self.edit(cur or "", res)
+        command = self.validate_command(res)
         with self._open(res, ctx) as at:
             sweep_temps(at)
-            st = None
-            if cur is not None:
-                data, st = read_file(at)
-                BackupStore(ctx.state_dir, res.sensitive).save(os.path.realpath(at.path), data, st)
+            data, st = read_file(at) if cur is not None else (None, None)
             tmp = write_temp(
                 at,
                 new.encode(),
@@ -111,4 +114,14 @@ class TextEditType(ResourceType):
                 uid=st.st_uid if st else None,
                 gid=st.st_gid if st else None,
             )
+            try:
+                if command is not None:  # before the backup: a rejected edit changes nothing
+                    validate_temp(command, at, tmp, path)
+                if data is not None:
+                    BackupStore(ctx.state_dir, res.sensitive).save(
+                        os.path.realpath(at.path), data, st
+                    )
+            except BaseException:
+                os.unlink(tmp, dir_fd=at.fd)
+                raise
             finish_write(at, tmp, None)
