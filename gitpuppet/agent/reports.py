@@ -128,7 +128,7 @@ def build_failures(end: RunEnd) -> list[dict[str, Any]]:
         res = r.resource
         out.append(
             {
-                "ref": res.label if res else str(r.ref),
+                "ref": redact_url(res.label if res else str(r.ref)),
                 "message": redact_url(r.message),
                 "file": res.pos.file if res else None,
                 "line": res.pos.line if res else None,

@@ -31,7 +31,7 @@ from gitpuppet.git.urls import parse_url
 
 HISTORY = 10  # commits per node branch; the 11th summary starts a new root commit
 PUSH_CONNECT_TIMEOUT_MS = 5_000
-PUSH_IO_TIMEOUT_MS = 15_000
+PUSH_IO_TIMEOUT_MS = 5_000  # per read or write: a small push never waits that long
 PUSHED = "refs/gitpuppet/pushed/"
 
 
@@ -88,12 +88,21 @@ def _parents_within_history(repo: pygit2.Repository, parent: pygit2.Oid | None) 
         oid = commit.parent_ids[0]
 
 
+def _target(repo: pygit2.Repository, name: str) -> pygit2.Oid | None:
+    """What the direct ref `name` points at (None: no such ref)."""
+    found = repo.references.get(name)
+    if found is None or not isinstance(found.target, pygit2.Oid):
+        return None
+    return found.target
+
+
 def _blob_of(repo: pygit2.Repository, ref: str, name: str) -> pygit2.Oid | None:
     """The blob `name` in the tip tree of `ref`, if both exist."""
-    found = repo.references.get(ref)
+    target = _target(repo, ref)
+    found = repo.get(target) if target is not None else None
     if found is None:
         return None
-    tree = repo.get(found.target).peel(pygit2.Tree)
+    tree = found.peel(pygit2.Tree)
     return tree[name].id if name in tree else None
 
 
@@ -103,8 +112,7 @@ def commit_summary(
     """Commit `files` on the node's branch, on top of its last pushed commit; a None content
     keeps the newest commit's blob of that name (a disabled run has no fresh facts)."""
     ref = node_ref(node)
-    pushed = repo.references.get(PUSHED + ref.removeprefix("refs/"))
-    parents = _parents_within_history(repo, pushed.target if pushed else None)
+    parents = _parents_within_history(repo, _target(repo, PUSHED + ref.removeprefix("refs/")))
     builder = repo.TreeBuilder()
     for name, content in sorted(files.items()):
         blob = repo.create_blob(content) if content is not None else _blob_of(repo, ref, name)
@@ -146,10 +154,11 @@ class PushPlan:
 def plan_push(repo: pygit2.Repository, url: str, prefixes: tuple[str, ...]) -> PushPlan:
     """What the server lacks, for the local refs under `prefixes` (refs/heads/...)."""
     plan = PushPlan(url)
-    local = {n: repo.references[n].target for n in repo.references if n.startswith(prefixes)}
+    names = list(repo.references)
+    local = {n: _target(repo, n) for n in names if n.startswith(prefixes)}
     known = {
-        "refs/" + n.removeprefix(PUSHED): repo.references[n].target
-        for n in repo.references
+        "refs/" + n.removeprefix(PUSHED): _target(repo, n)
+        for n in names
         if n.startswith(PUSHED) and ("refs/" + n.removeprefix(PUSHED)).startswith(prefixes)
     }
     for name, oid in sorted(local.items()):
@@ -238,7 +247,7 @@ def list_refs(config: AgentConfig, url: str, prefix: str) -> list[str]:
             heads = remote.list_heads(callbacks=callbacks)
     except (pygit2.GitError, GitpuppetError, OSError) as exc:
         raise ReportsUnavailable(describe_error(callbacks.where, exc, callbacks)) from None
-    return [h.name for h in heads if h.name.startswith(prefix)]
+    return [h.name for h in heads if h.name and h.name.startswith(prefix)]
 
 
 __all__ = [
