@@ -68,6 +68,7 @@ class AgentConfig:
     metrics_file: Path | None = None
     reports_repo: str | None = None
     reports_ssh_key: Path | None = None
+    reports_shards: int = 1  # >1: reports_repo holds `{shard}` (agent/reports.py)
     facts_d: Path = Path("/etc/gitpuppet/facts.d")
     run_dir: Path = Path("/run/gitpuppet")
     source: Path | None = None  # the file this was read from; None for built-in defaults
@@ -105,13 +106,13 @@ TOP_KEYS: dict[str, Parser] = {
 }
 SECTIONS: dict[str, dict[str, Parser]] = {
     "verify": {"allowed_signers": _existing_file},
-    "reports": {"repo": _url, "ssh_key": _existing_file},
+    "reports": {"repo": _url, "ssh_key": _existing_file, "shards": _positive_int},
     "backups_keep": {"versions": _positive_int, "days": _positive_int},
 }
 REQUIRED_IN_SECTION = {"verify": "allowed_signers", "reports": "repo"}
 SECTION_EXAMPLE = {
     "verify": "{allowed_signers: PATH}",
-    "reports": "{repo: URL}",
+    "reports": "{repo: URL, shards: N}",
     "backups_keep": "{versions: 10, days: 90}",
 }
 # One line per key, for the generated reference (gitpuppet.reference); a section's keys are
@@ -274,6 +275,7 @@ def _build(values: dict[str, Any], path: Path, positions: _Positions) -> AgentCo
             f"({format_duration(interval)})",
             "a node must start its run before the next one is due; shorten the splay",
         )
+    _check_shards(values, path, positions)
     ssh_key = values.get("ssh_key")
     return AgentConfig(
         repo=values.get("repo", []),
@@ -293,10 +295,34 @@ def _build(values: dict[str, Any], path: Path, positions: _Positions) -> AgentCo
         metrics_file=values.get("metrics_file"),
         reports_repo=values.get("reports_repo"),
         reports_ssh_key=values.get("reports_ssh_key", ssh_key),
+        reports_shards=values.get("reports_shards", 1),
         facts_d=values.get("facts_d", Path("/etc/gitpuppet/facts.d")),
         run_dir=values.get("run_dir", Path("/run/gitpuppet")),
         source=path,
     )
+
+
+def _check_shards(values: dict[str, Any], path: Path, positions: _Positions) -> None:
+    """`reports.shards` > 1 needs `{shard}` in the URL, and `{shard}` needs shards > 1."""
+    url = values.get("reports_repo")
+    if url is None:
+        return
+    shards = values.get("reports_shards", 1)
+    if shards > 1 and "{shard}" not in url:
+        raise _error(
+            path,
+            positions.line(("reports", "repo")),
+            f"reports.repo: {shards} shards need '{{shard}}' in the URL",
+            "write the URL as e.g. ssh://git@host/reports-{shard}.git (one repository per shard "
+            "and reports-halt.git for halt markers), or remove shards",
+        )
+    if shards == 1 and "{shard}" in url:
+        raise _error(
+            path,
+            positions.line(("reports", "repo")),
+            "reports.repo: '{shard}' in the URL but no 'shards' (more than 1) is set",
+            "add shards: N to the reports section, or name one repository",
+        )
 
 
 # --- writing (bootstrap) --------------------------------------------------------------------

@@ -11,7 +11,8 @@ import errno
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gitpuppet.atomic import StateWriteError
 from gitpuppet.config import AgentConfig
@@ -35,6 +36,15 @@ class RunEnd:
     fell_back: bool = False
     noop: bool = False
     disabled: bool = False
+    # For the reports repository (agent/reports.py): what the run saw and tried.
+    head: str | None = None  # the branch head fetched (None: the fetch failed)
+    tried: str | None = None  # the commit the run set out to apply (None: none was offered)
+    facts: dict[str, Any] | None = None
+    messages: list[str] = field(default_factory=list)
+    environment: str | None = None  # the branch applied, when not the config's
+    bucket: int | None = None  # the rollout's, when it said
+    wave: int | None = None
+    held: str | None = None  # why the rollout holds this node
 
 
 def record_run(config: AgentConfig, end: RunEnd) -> list[str]:
@@ -56,6 +66,10 @@ def record_run(config: AgentConfig, end: RunEnd) -> list[str]:
                 )
             else:
                 warnings.append(f"cannot write the metrics file {metrics}: {exc.reason}")
+    if config.reports_repo is not None:
+        from gitpuppet.agent.reports import publish
+
+        warnings.extend(publish(config, end, state, end.node or config.node_name or state.node))
     return warnings
 
 

@@ -233,6 +233,7 @@ def run_once(
     with run_lock(config.lock_file):
         started = time.time()
         node = config.node_name
+        pulled: Pulled | None = None
         try:
             facts, node = _prepare(config, facts)
             if not now:
@@ -244,7 +245,9 @@ def run_once(
         except Exception as exc:
             code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
             off = isinstance(exc, RunDisabled)
-            record_run_quietly(config, RunEnd(started, code, node, noop=noop, disabled=off))
+            seen = _seen(pulled, facts, [str(exc)])
+            end = RunEnd(started, code, node, noop=noop, disabled=off, **seen)
+            record_run_quietly(config, end)
             raise
         end = RunEnd(
             started,
@@ -254,10 +257,21 @@ def run_once(
             result.outcome,
             result.fell_back,
             noop,
+            **_seen(pulled, facts, result.messages),
         )
         result.messages.extend(record_run(config, end))
         result.rollout = pulled.rollout
         return result
+
+
+def _seen(pulled: Pulled | None, facts: Any, messages: list[str]) -> dict[str, Any]:
+    """What the reports repository is told besides the outcome (agent/reports.py)."""
+    return {
+        "head": pulled.head if pulled else None,
+        "tried": pulled.candidate if pulled else None,
+        "facts": facts if isinstance(facts, dict) else None,
+        "messages": list(messages),
+    }
 
 
 def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
