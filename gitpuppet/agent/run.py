@@ -266,11 +266,15 @@ def run_once(
 
 def _seen(pulled: Pulled | None, facts: Any, messages: list[str]) -> dict[str, Any]:
     """What the reports repository is told besides the outcome (agent/reports.py)."""
+    decision = pulled.rollout if pulled else None
     return {
         "head": pulled.head if pulled else None,
         "tried": pulled.candidate if pulled else None,
         "facts": facts if isinstance(facts, dict) else None,
         "messages": list(messages),
+        "bucket": decision.bucket if decision else None,
+        "wave": decision.wave if decision else None,
+        "held": decision.held if decision else None,
     }
 
 
