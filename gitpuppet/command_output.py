@@ -29,7 +29,7 @@ class CappedOutput:
         self.tail = bytearray()
         self.cut = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | memoryview) -> None:
         """Take the next chunk of the stream."""
         room = HEAD_KEEP - len(self.head)
         if room > 0:
@@ -106,6 +106,9 @@ class PipeReader:
             self.pidfd = os.pidfd_open(proc.pid)
             self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         self.exited_at: float | None = None
+        # One buffer for every read: a fresh 1 MiB bytes object per read let the allocator's
+        # heap grow to ~100 MB on a loaded machine (gigabytes streamed through it).
+        self.buffer = bytearray(READ_SIZE)
 
     def pump(self, until: float, exit_grace: float | None = None) -> bool:
         """Read until the output is closed (True) or `until` passed (False); with `exit_grace`,
@@ -134,9 +137,9 @@ class PipeReader:
         elif key.data == "stdin":
             self._feed(fd)
         else:
-            data = os.read(fd, READ_SIZE)
-            if data:
-                key.data.add(data)
+            size = os.readv(fd, [self.buffer])
+            if size:
+                key.data.add(memoryview(self.buffer)[:size])
             else:
                 self._forget(fd)
                 self.reading -= 1

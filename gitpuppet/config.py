@@ -135,6 +135,7 @@ KEY_DOCS: dict[str, str] = {
     "metrics_file": "a Prometheus textfile (absolute, *.prom) rewritten by every run",
     "reports.repo": "a git repository each run's summary is pushed to, for the fleet view",
     "reports.ssh_key": "the private key for an ssh reports.repo",
+    "reports.shards": "how many repositories the reports are spread over ({shard} in the URL; halt markers in the 'halt' one)",
     "facts_d": "a folder of extra facts: .yaml/.json files, executables printing either",
     "run_dir": "where the run lock lives",
 }
