@@ -18,9 +18,12 @@ def open_tree(
     if path:
         if not Path(path).is_dir():
             raise GitpuppetError(f"{path} is not a directory", "give the path of a control repo")
+        tree = DirTree(path)
+        if not tree.is_file("modules.yaml"):
+            return tree  # pygit2 is imported only for a repo that has modules to fetch
         from gitpuppet.git.modules import for_directory
 
-        return for_directory(DirTree(path), app.config_path, modules_root, offline)
+        return for_directory(tree, app.config_path, modules_root, offline)
     if not Path(app.config_path).is_file():
         raise GitpuppetError(
             "no PATH given and no agent checkout yet",

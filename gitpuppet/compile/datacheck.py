@@ -62,6 +62,9 @@ def data_key_problems(yaml_cache: YamlCache) -> list[SourceError]:
     return checker.problems
 
 
+_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class _KeyChecker:
     def __init__(self, yaml_cache: YamlCache) -> None:
         self.yaml = yaml_cache
@@ -105,8 +108,8 @@ class _KeyChecker:
             return  # otherwise not a class key: any lookup() may read it
         param = parts[split]
         known = self.params(klass) or []
-        if param in known:
-            return
+        if param in known or not _PARAM_NAME.fullmatch(param):
+            return  # a parameter, or a key no parameter could be named (a path, say): data
         self.problems.append(
             SourceError(
                 where.pos(written),

@@ -166,6 +166,17 @@ CASES: list[tuple[str, dict[str, str], bool, list[str], list[str]]] = [
         [],
         ["data/common.yaml:4: data key 'web.vhost.prot': class 'web.vhost' has no parameter"],
     ),
+    (
+        "keys under a class name that no parameter could be named are data (paths, say)",
+        {
+            "nodes.yaml": "a: {classes: [web.vhost]}\n",
+            "classes/web/vhost.yaml": "params: {port: 80}\n",
+            "data/common.yaml": "web:\n  vhost:\n    /etc/a.conf: 1\n    sites/b.conf: 2\n",
+        },
+        True,
+        [],
+        [],
+    ),
 ]
 
 
