@@ -1,4 +1,5 @@
-"""The contract every resource type implements, and what the applier hands it.
+"""The resource contract: what every type implements (`ResourceType`), what the applier hands
+it (`ApplyContext`), and what comes out (`Change`, `Result`, defined in model.py).
 
 A type reads the current state, computes the difference with the desired one, and applies it.
 It never checks noop: the applier does (STYLE.md, "The resource contract").
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitpuppet.errors import ApplyError
-from gitpuppet.model import Change, Ref, Resource
-from gitpuppet.resources.fsutil import WriteBatch
-from gitpuppet.resources.managed import ManagedPaths
+from gitpuppet.managed import ManagedPaths
+from gitpuppet.model import Change, Ref, Resource, Result
+
+if TYPE_CHECKING:
+    # Annotations only: the contract sits at the bottom, beside model.py; the applier builds
+    # the batch from gitpuppet.resources.fsutil.
+    from gitpuppet.resources.fsutil import WriteBatch
 
 
 @dataclass(slots=True)
@@ -99,3 +104,6 @@ class ResourceType:
     def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
         """React to a notify/subscribe (restart, rerun); returns a message or None."""
         return None
+
+
+__all__ = ["ApplyContext", "Change", "RefreshNotNeeded", "ResourceType", "Result"]

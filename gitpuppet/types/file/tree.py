@@ -8,11 +8,11 @@ import stat
 from dataclasses import dataclass
 
 from gitpuppet.backup import BackupStore
+from gitpuppet.managed import Protected
 from gitpuppet.model import REDACTED, Change
 from gitpuppet.resources.describe import kind_of, short_digest
 from gitpuppet.resources.fsat import finish_write, make_dir, read_file, remove, set_meta, write_temp
 from gitpuppet.resources.fsutil import WriteBatch, group_name, user_name
-from gitpuppet.resources.managed import Protected
 from gitpuppet.resources.safepath import MissingParent, Parent, open_inside
 from gitpuppet.types.file.spec import FileParams
 

@@ -12,6 +12,7 @@ from gitpuppet.backup import BackupStore
 from gitpuppet.command import run_command
 from gitpuppet.contract import ApplyContext, ResourceType
 from gitpuppet.errors import ApplyError
+from gitpuppet.managed import Protected
 from gitpuppet.model import Change, Resource
 from gitpuppet.resources.fsat import (
     finish_write,
@@ -25,7 +26,6 @@ from gitpuppet.resources.fsat import (
     write_temp,
 )
 from gitpuppet.resources.fsutil import gid_of, group_name, uid_of, unified_diff, user_name
-from gitpuppet.resources.managed import Protected
 from gitpuppet.resources.safepath import MissingParent, Parent, open_parent
 from gitpuppet.types.file.spec import FileParams
 from gitpuppet.types.file.tree import (
