@@ -11,6 +11,7 @@ from typing import Any
 from gitpuppet.compile import graph
 from gitpuppet.compile.content import TreeSources
 from gitpuppet.compile.data import DataStore
+from gitpuppet.compile.edges import EdgeResolution, Pending
 from gitpuppet.compile.entries import (
     ABSENT,
     EntryShape,
@@ -28,13 +29,12 @@ from gitpuppet.compile.nodes import (
 )
 from gitpuppet.compile.params import ParamSpec
 from gitpuppet.compile.resolve import ParamResolution
+from gitpuppet.compile.settings import load_settings
 from gitpuppet.compile.source import SourceTree, find_unit, unit_names
 from gitpuppet.compile.template import Templates, renders_to_itself
 from gitpuppet.errors import CompileErrors, SourceError, SourcePos, did_you_mean
 from gitpuppet.model import (
     Catalog,
-    Edge,
-    EdgeKind,
     Ref,
     Resource,
     scope_tags,
@@ -44,51 +44,10 @@ from gitpuppet.resources import checks
 from gitpuppet.types import schemas
 from gitpuppet.types.build import build_params
 
-SETTINGS_KEYS = ("hierarchy", "rollout")
 CLASS_KEYS = ("params", "include", "resources")
 DEFINE_KEYS = ("params", "include", "resources")
 EDGE_META = ("require", "before", "notify", "subscribe")
 _META_KEYS = frozenset((*EDGE_META, "noop", "sensitive", "tags"))
-
-
-@dataclass
-class Settings:
-    """gitpuppet.yaml: the data hierarchy and the rollout (read by the agent)."""
-
-    hierarchy: list[str]
-    hierarchy_pos: SourcePos
-    rollout: Any = None
-
-
-def load_settings(yaml_cache: YamlCache) -> Settings:
-    """Read gitpuppet.yaml (optional) and check its keys."""
-    raw = yaml_cache.load_optional("gitpuppet.yaml")
-    data = expect_mapping(raw, "gitpuppet.yaml", "gitpuppet.yaml")
-    for key in data:
-        if key not in SETTINGS_KEYS:
-            raise SourceError(
-                data.pos(key),
-                f"unknown setting '{key}' in gitpuppet.yaml",
-                did_you_mean(str(key), SETTINGS_KEYS),
-            )
-    hierarchy = data.get("hierarchy", ["common.yaml"])
-    if not isinstance(hierarchy, list) or not all(isinstance(h, str) for h in hierarchy):
-        raise SourceError(data.pos("hierarchy"), "hierarchy must be a list of paths under data/")
-    return Settings(
-        hierarchy,
-        data.pos("hierarchy") if "hierarchy" in data else SourcePos("gitpuppet.yaml", 1),
-        data.get("rollout"),
-    )
-
-
-@dataclass
-class _Pending:
-    """A require/before/notify/subscribe to resolve once everything is declared."""
-
-    meta: str
-    source: Ref  # the declaring resource or define use
-    target: str
-    pos: SourcePos
 
 
 @dataclass
@@ -107,7 +66,7 @@ class _ClassInfo:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-class Compiler(ParamResolution):
+class Compiler(ParamResolution, EdgeResolution):
     """Builds the catalog of one node. Use `compile_catalog` rather than this directly."""
 
     def __init__(
@@ -125,7 +84,7 @@ class Compiler(ParamResolution):
         self.by_path: dict[tuple[str, str], Ref] = {}  # file and git resources by their path
         self.containers: dict[Ref, list[Ref]] = {}
         self.container_pos: dict[Ref, SourcePos] = {}
-        self.pending: list[_Pending] = []
+        self.pending: list[Pending] = []
         self.classes: dict[str, _ClassInfo] = {}
         self.node_params: dict[str, tuple[dict[str, Any], SourcePos]] = {}
         self._shapes: dict[int, EntryShape] = {}
@@ -383,7 +342,7 @@ class Compiler(ParamResolution):
                         raise SourceError(
                             where, f"{key} must be a reference (type:title) or a list of them"
                         )
-                    self.pending.append(_Pending(key, source, target, where))
+                    self.pending.append(Pending(key, source, target, where))
         for key in ("noop", "sensitive"):
             if key in attrs:
                 value = attrs.pop(key)
@@ -523,62 +482,3 @@ class Compiler(ParamResolution):
                 self.collect(exc)
 
     # -- edges ------------------------------------------------------------------------------
-
-    def expand(self, ref: Ref) -> list[Ref] | None:
-        """The resources a reference stands for; None when it names nothing declared."""
-        if ref in self.by_ref:
-            return [ref]
-        if ref in self.containers:
-            return self.containers[ref]
-        if (ref.type, ref.title) in self.by_path:  # `file:/etc/motd` for `file: motd`
-            return [self.by_path[ref.type, ref.title]]
-        return None
-
-    def resolve_edges(self) -> list[Edge]:
-        edges: list[Edge] = []
-        for p in self.pending:
-            try:
-                edges += self._pending_edges(p)
-            except SourceError as exc:
-                if self.errors is None:
-                    raise
-                self.collect(exc)
-        return edges
-
-    def _pending_edges(self, p: _Pending) -> list[Edge]:
-        """The edges one require/before/notify/subscribe stands for."""
-        edges: list[Edge] = []
-        try:
-            target = Ref.parse(p.target)
-        except ValueError as exc:
-            raise SourceError(p.pos, f"{p.meta}: {exc}") from None
-        if target.type == "class":
-            target = Ref("class", target.title)
-        spec = schemas().get(target.type)
-        if spec is not None and spec.namevar in spec.path_attrs:
-            target = Ref(target.type, checks.typed_title(target.type, True, target.title, p.pos))
-        members = self.expand(target)
-        if members is None:
-            same_type = [
-                str(r) for r in list(self.by_ref) + list(self.containers) if r.type == target.type
-            ]
-            raise SourceError(
-                p.pos,
-                f"{p.meta}: {target} is not declared in this node's catalog",
-                did_you_mean(str(target), same_type),
-            )
-        sources = self.expand(p.source) or []
-        kind = EdgeKind.REFRESH if p.meta in ("notify", "subscribe") else EdgeKind.ORDER
-        if target == p.source and target in self.by_ref:
-            raise SourceError(
-                p.pos, f"dependency cycle: {target} {p.meta}s itself", f"remove this {p.meta}"
-            )
-        for s in sources:
-            for t in members:
-                if s == t:
-                    continue
-                if p.meta in ("require", "subscribe"):
-                    edges.append(Edge(t, s, kind, p.pos))
-                else:
-                    edges.append(Edge(s, t, kind, p.pos))
-        return edges
