@@ -94,6 +94,9 @@ class Edge:
     then: Ref
     kind: EdgeKind
     pos: SourcePos | None = None
+    # Why an automatic edge exists, in a few words (shown in a cycle error); not part of its
+    # identity.
+    reason: str = field(default="", compare=False)
 
 
 @dataclass(slots=True)

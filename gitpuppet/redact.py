@@ -32,8 +32,6 @@ _SECRET_NAME = re.compile(
 )
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_\-.~+/=]+")
 _KEY_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox")
-# Attributes that are secret whatever the resource says (SPEC §3.2: a user's password hash).
-ALWAYS_SECRET: dict[str, frozenset[str]] = {"user": frozenset({"password"})}
 _MIN_SCRUB = 4  # shorter values of a sensitive resource are not blanked in its messages
 
 

@@ -1,6 +1,6 @@
 """The attribute and config-key reference (docs/REFERENCE.md), generated so it cannot drift.
 
-Every resource type's attributes come from its schema dataclass (gitpuppet/resources/schema.py:
+Every resource type's attributes come from its schema dataclass (gitpuppet/types/<name>/spec.py:
 kind, default, choices and `doc` of each `attr()`), the metaparameters from METAPARAM_DOCS, and
 the agent config keys from the parsers and KEY_DOCS of gitpuppet/config.py. A new attribute or
 key appears here by itself; one without a doc is listed by `undocumented()`, which a unit test
@@ -22,7 +22,9 @@ from gitpuppet import config, config_values
 from gitpuppet.atomic import write_atomic
 from gitpuppet.duration import format_duration
 from gitpuppet.resources import coerce
-from gitpuppet.resources.schema import METAPARAM_DOCS, METAPARAMS, SCHEMAS, Params
+from gitpuppet.resources.schema import Params
+from gitpuppet.types import schemas
+from gitpuppet.types.build import METAPARAM_DOCS, METAPARAMS
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "REFERENCE.md"
 REGENERATE = "python -m gitpuppet.reference"
@@ -152,13 +154,13 @@ def undocumented() -> list[str]:
     """Attributes, metaparameters and config keys that have no one-line meaning yet, each
     with where to add it."""
     missing = [
-        f"{name}.{row.name}: add doc=... to its attr() in gitpuppet/resources/schema.py"
-        for name, cls in SCHEMAS.items()
+        f"{name}.{row.name}: add doc=... to its attr() in gitpuppet/types/{name}/spec.py"
+        for name, cls in schemas().items()
         for row in type_rows(cls)
         if row.meaning == UNDOCUMENTED
     ]
     missing += [
-        f"metaparameter {row.name}: add it to METAPARAM_DOCS in gitpuppet/resources/schema.py"
+        f"metaparameter {row.name}: add it to METAPARAM_DOCS in gitpuppet/types/build.py"
         for row in metaparam_rows()
         if row.meaning == UNDOCUMENTED
     ]
@@ -205,7 +207,7 @@ def render() -> str:
         "",
         table(metaparam_rows(), ("metaparameter",)),
     ]
-    for name, cls in SCHEMAS.items():
+    for name, cls in schemas().items():
         parts += ["", f"### {name}", "", f"The title is `{cls.namevar}`.", ""]
         parts.append(table(type_rows(cls)))
     parts += [

@@ -23,10 +23,10 @@ from gitpuppet.backup import BackupStore
 from gitpuppet.compile import compile_catalog
 from gitpuppet.compile.source import SourceTree, module_commits
 from gitpuppet.config import DEFAULT_BACKUPS_DAYS, DEFAULT_BACKUPS_VERSIONS, AgentConfig
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import GitpuppetError
 from gitpuppet.model import Catalog, Result
 from gitpuppet.report import RESULT_NAMES, build_report, write_report
-from gitpuppet.resources.base import ApplyContext
 from gitpuppet.state import load_state, save_state
 
 FAILED = 4  # SPEC §4.1

@@ -20,6 +20,6 @@ def agent_tree(config_path: str) -> SourceTree:
     commit = load_state(config.state_dir).applied_commit or repo.marked("applied")
     if not commit:
         raise GitpuppetError("no commit has been applied on this node yet", hint)
-    from gitpuppet.git.modules import for_applied
+    from gitpuppet.modules import for_applied
 
     return for_applied(config, repo, commit)

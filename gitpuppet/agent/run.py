@@ -359,7 +359,7 @@ def commit_source(
 ) -> SourceTree:
     """The tree of `commit` with its modules (SPEC §9): fetched as needed, or, for the
     fallback, exactly the module commits it was applied with (nothing fetched)."""
-    from gitpuppet.git.modules import cache_for, recorded_for, with_modules
+    from gitpuppet.modules import cache_for, recorded_for, with_modules
 
     cache = cache_for(config)
     recorded = recorded_for(cache.root, commit) if fallback else None
@@ -367,7 +367,7 @@ def commit_source(
 
 
 def _has_module_record(config: AgentConfig, commit: str) -> bool:
-    from gitpuppet.git.modules import cache_for, recorded_for
+    from gitpuppet.modules import cache_for, recorded_for
 
     return recorded_for(cache_for(config).root, commit) is not None
 
@@ -418,7 +418,7 @@ def _mark(
     if noop:
         return
     repo.mark("applied", commit)
-    from gitpuppet.git.modules import cache_for, record_applied
+    from gitpuppet.modules import cache_for, record_applied
 
     try:
         record_applied(cache_for(config).root, commit, tree)

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from gitpuppet import stopping
 from gitpuppet.apply.groups import apply_group, commit_batch, must_commit_before, verify
 from gitpuppet.apply.tags import select_tagged
+from gitpuppet.contract import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.errors import ApplyError
+from gitpuppet.managed import managed_paths
 from gitpuppet.model import Catalog, Change, EdgeKind, Ref, Resource, Result, Status
 from gitpuppet.redact import Redactor
-from gitpuppet.resources import get_type
-from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.resources.fsutil import WriteBatch
-from gitpuppet.resources.managed import managed_paths
+from gitpuppet.types import get_type
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted", "unchanged")
 

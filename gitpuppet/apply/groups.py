@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from gitpuppet.contract import ApplyContext, ResourceType
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Ref, Resource, Result, Status
-from gitpuppet.resources.base import ApplyContext, ResourceType
 
 if TYPE_CHECKING:
     from gitpuppet.apply.engine import _Run

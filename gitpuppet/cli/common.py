@@ -14,14 +14,14 @@ def open_tree(
     app: App, path: str | None, modules_root: Path | None = None, offline: bool = False
 ) -> SourceTree:
     """A directory given on the command line, else the agent's checkout at its applied commit;
-    with the modules of its modules.yaml (cached at `modules_root`, see git/modules.py)."""
+    with the modules of its modules.yaml (cached at `modules_root`, see gitpuppet/modules/)."""
     if path:
         if not Path(path).is_dir():
             raise GitpuppetError(f"{path} is not a directory", "give the path of a control repo")
         tree = DirTree(path)
         if not tree.is_file("modules.yaml"):
             return tree  # pygit2 is imported only for a repo that has modules to fetch
-        from gitpuppet.git.modules import for_directory
+        from gitpuppet.modules import for_directory
 
         return for_directory(tree, app.config_path, modules_root, offline)
     if not Path(app.config_path).is_file():

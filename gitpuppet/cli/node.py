@@ -11,12 +11,10 @@ from gitpuppet.cli.app import App, common_options
 from gitpuppet.cli.common import inspect_facts, node_name, open_tree
 from gitpuppet.compile.source import module_of
 from gitpuppet.model import REDACTED, Catalog, Ref, Resource
-from gitpuppet.redact import ALWAYS_SECRET, redact_value, shown_define
+from gitpuppet.redact import redact_value, shown_define
 
 if TYPE_CHECKING:
     from gitpuppet.compile import Compiled, SourceTree
-
-_SKIP = {"data", "tree"}
 
 
 def resource_attrs(res: Resource) -> dict[str, Any]:
@@ -25,7 +23,7 @@ def resource_attrs(res: Resource) -> dict[str, Any]:
     Every value of a sensitive resource, a user's password hash and URL credentials are
     redacted."""
     out = _plain_attrs(res)
-    secret = ALWAYS_SECRET.get(res.type, frozenset())
+    secret = res.params.secret_attrs
     for key, value in out.items():
         hidden = res.sensitive or key in secret
         out[key] = REDACTED if hidden else redact_value(value)
@@ -37,7 +35,7 @@ def _plain_attrs(res: Resource) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
-        if f.name in _SKIP or f.name == params.namevar and value == res.title:
+        if f.metadata.get("kind") == "internal" or f.name == params.namevar and value == res.title:
             continue
         default = (
             f.default
@@ -48,18 +46,7 @@ def _plain_attrs(res: Resource) -> dict[str, Any]:
         )
         if value != default:
             out[f.name] = value
-    data = getattr(params, "data", None)
-    if data is not None:
-        if res.sensitive:
-            out["content"] = REDACTED
-        else:
-            try:
-                out["content"] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                out["content"] = f"<{len(data)} bytes of binary data>"
-    tree = getattr(params, "tree", None)
-    if tree is not None:
-        out["files"] = sorted(tree)
+    out.update(params.shown(res.sensitive))
     return out
 
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitpuppet.compile import graph
+from gitpuppet.compile.content import TreeSources
 from gitpuppet.compile.data import DataStore
+from gitpuppet.compile.edges import EdgeResolution, Pending
 from gitpuppet.compile.entries import (
     ABSENT,
     EntryShape,
@@ -27,66 +29,25 @@ from gitpuppet.compile.nodes import (
 )
 from gitpuppet.compile.params import ParamSpec
 from gitpuppet.compile.resolve import ParamResolution
+from gitpuppet.compile.settings import load_settings
 from gitpuppet.compile.source import SourceTree, find_unit, unit_names
-from gitpuppet.compile.template import Templates, confined_path, renders_to_itself
+from gitpuppet.compile.template import Templates, renders_to_itself
 from gitpuppet.errors import CompileErrors, SourceError, SourcePos, did_you_mean
 from gitpuppet.model import (
     Catalog,
-    Edge,
-    EdgeKind,
     Ref,
     Resource,
     scope_tags,
     sensitive_label,
 )
 from gitpuppet.resources import checks
-from gitpuppet.resources.schema import SCHEMAS, build_params
+from gitpuppet.types import schemas
+from gitpuppet.types.build import build_params
 
-SETTINGS_KEYS = ("hierarchy", "rollout")
 CLASS_KEYS = ("params", "include", "resources")
 DEFINE_KEYS = ("params", "include", "resources")
 EDGE_META = ("require", "before", "notify", "subscribe")
 _META_KEYS = frozenset((*EDGE_META, "noop", "sensitive", "tags"))
-
-
-@dataclass
-class Settings:
-    """gitpuppet.yaml: the data hierarchy and the rollout (read by the agent)."""
-
-    hierarchy: list[str]
-    hierarchy_pos: SourcePos
-    rollout: Any = None
-
-
-def load_settings(yaml_cache: YamlCache) -> Settings:
-    """Read gitpuppet.yaml (optional) and check its keys."""
-    raw = yaml_cache.load_optional("gitpuppet.yaml")
-    data = expect_mapping(raw, "gitpuppet.yaml", "gitpuppet.yaml")
-    for key in data:
-        if key not in SETTINGS_KEYS:
-            raise SourceError(
-                data.pos(key),
-                f"unknown setting '{key}' in gitpuppet.yaml",
-                did_you_mean(str(key), SETTINGS_KEYS),
-            )
-    hierarchy = data.get("hierarchy", ["common.yaml"])
-    if not isinstance(hierarchy, list) or not all(isinstance(h, str) for h in hierarchy):
-        raise SourceError(data.pos("hierarchy"), "hierarchy must be a list of paths under data/")
-    return Settings(
-        hierarchy,
-        data.pos("hierarchy") if "hierarchy" in data else SourcePos("gitpuppet.yaml", 1),
-        data.get("rollout"),
-    )
-
-
-@dataclass
-class _Pending:
-    """A require/before/notify/subscribe to resolve once everything is declared."""
-
-    meta: str
-    source: Ref  # the declaring resource or define use
-    target: str
-    pos: SourcePos
 
 
 @dataclass
@@ -105,7 +66,7 @@ class _ClassInfo:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-class Compiler(ParamResolution):
+class Compiler(ParamResolution, EdgeResolution):
     """Builds the catalog of one node. Use `compile_catalog` rather than this directly."""
 
     def __init__(
@@ -117,12 +78,13 @@ class Compiler(ParamResolution):
         self.environment = environment
         self.yaml = YamlCache(tree)
         self.templates = Templates(tree)
+        self.sources = TreeSources(tree, self.templates)
         self.resources: list[Resource] = []
         self.by_ref: dict[Ref, Resource] = {}
         self.by_path: dict[tuple[str, str], Ref] = {}  # file and git resources by their path
         self.containers: dict[Ref, list[Ref]] = {}
         self.container_pos: dict[Ref, SourcePos] = {}
-        self.pending: list[_Pending] = []
+        self.pending: list[Pending] = []
         self.classes: dict[str, _ClassInfo] = {}
         self.node_params: dict[str, tuple[dict[str, Any], SourcePos]] = {}
         self._shapes: dict[int, EntryShape] = {}
@@ -300,7 +262,7 @@ class Compiler(ParamResolution):
             items = self._for_each(shape.for_each, scope, entry.pos("for_each"))
         when = shape.when
         render = self.templates.render_value
-        is_type = type_key in SCHEMAS
+        is_type = type_key in schemas()
         title_raw, title_static = shape.title, renders_to_itself(shape.title)
         for extra in items:
             local = {**scope, **extra} if extra else scope
@@ -316,7 +278,8 @@ class Compiler(ParamResolution):
             title = str(title)
             rendered = {k: render(v, local, p) if dynamic else v for k, v, p, dynamic in parts}
             if is_type:
-                title = checks.typed_title(type_key, title, pos)
+                spec = schemas()[type_key]
+                title = checks.typed_title(type_key, spec.namevar in spec.path_attrs, title, pos)
                 checks.no_none(type_key, rendered, parts)
                 self.declare_resource(
                     type_key,
@@ -379,7 +342,7 @@ class Compiler(ParamResolution):
                         raise SourceError(
                             where, f"{key} must be a reference (type:title) or a list of them"
                         )
-                    self.pending.append(_Pending(key, source, target, where))
+                    self.pending.append(Pending(key, source, target, where))
         for key in ("noop", "sensitive"):
             if key in attrs:
                 value = attrs.pop(key)
@@ -414,15 +377,12 @@ class Compiler(ParamResolution):
     ) -> None:
         ref = Ref(type_name, title)
         meta = self._meta(attrs, attr_pos, pos, inherited, ref)
-        content = None
-        if type_name == "file":
-            content = self._file_content(attrs, attr_pos, pos, scope)
+        spec = schemas()[type_name]
+        resolved = spec.resolve(attrs, attr_pos, pos, scope, self.sources)
         # Attribute names were checked when the entry was first read.
-        params = build_params(type_name, title, attrs, pos, attr_pos, check_names=False)
-        if content is not None:
-            params.data, params.tree = content  # type: ignore[attr-defined]
-        # A user's password is sensitive by default: the user type redacts that change and
-        # scrubs the hash from tool output, so the rest of the resource stays readable.
+        params = build_params(
+            type_name, title, attrs, pos, attr_pos, check_names=False, resolved=resolved
+        )
         if ref in self.by_ref:
             secret = meta.sensitive or self.by_ref[ref].sensitive
             shown = sensitive_label(ref) if secret else str(ref)  # the title may be the secret
@@ -431,8 +391,8 @@ class Compiler(ParamResolution):
                 f"{shown} is declared twice (also at {self.by_ref[ref].pos})",
                 "declare it once, or give the two different titles",
             )
-        if type_name in checks.PATH_TITLED:
-            self._claim_path(type_name, params.path, ref, pos)  # type: ignore[attr-defined]
+        if spec.namevar in spec.path_attrs:
+            self._claim_path(type_name, getattr(params, spec.namevar), ref, pos)
         define_type = define.split(":", 1)[0] if define else None
         tags_key = (meta.tags, type_name, klass, define_type)
         tags = self._tags.get(tags_key)
@@ -472,49 +432,6 @@ class Compiler(ParamResolution):
             )
         self.by_path[type_name, path] = ref
 
-    def _file_content(
-        self,
-        attrs: dict[str, Any],
-        attr_pos: dict[str, SourcePos],
-        pos: SourcePos,
-        scope: dict[str, Any],
-    ) -> tuple[bytes | None, dict[str, bytes | None] | None] | None:
-        """Resolve content/template/source into bytes (and a tree for recurse), at compile time."""
-        content = attrs.get("content")
-        if content is None and "content" in attrs:
-            raise SourceError(
-                attr_pos.get("content", pos),
-                "file attribute 'content' is ~ (nothing), not a string",
-                'write content: "" for an empty file, or leave content out to keep what is there',
-            )
-        if isinstance(content, (int, float)) and not isinstance(content, bool):
-            content = attrs["content"] = str(content)  # "{{ port }}" renders to a number
-        if isinstance(content, str):
-            return content.encode(), None
-        if "template" in attrs and isinstance(attrs["template"], str):
-            where = attr_pos.get("template", pos)
-            return self.templates.render_file(attrs["template"], scope, where).encode(), None
-        source = attrs.get("source")
-        if isinstance(source, str):
-            where = attr_pos.get("source", pos)
-            path = confined_path("files", source, where, "source")
-            if attrs.get("recurse"):
-                if not self.tree.is_dir(path):
-                    raise SourceError(where, f"source folder '{source}' not found under files/")
-                tree: dict[str, bytes | None] = {}
-                for file_path in self.tree.walk_files(path):
-                    rel = file_path[len(path) + 1 :]
-                    parts = rel.split("/")
-                    for i in range(1, len(parts)):
-                        tree.setdefault("/".join(parts[:i]), None)
-                    tree[rel] = self.tree.read_bytes(file_path)
-                return None, tree
-            try:
-                return self.tree.read_bytes(path), None
-            except FileNotFoundError:
-                raise SourceError(where, f"source file '{source}' not found under files/") from None
-        return None
-
     def declare_define_use(
         self,
         name: str,
@@ -528,7 +445,7 @@ class Compiler(ParamResolution):
     ) -> None:
         path = self.find_unit("defines", name)
         if path is None:
-            known = list(SCHEMAS) + unit_names(self.tree, "defines")
+            known = list(schemas()) + unit_names(self.tree, "defines")
             raise SourceError(
                 pos, f"unknown resource type or define '{name}'", did_you_mean(name, known)
             )
@@ -565,61 +482,3 @@ class Compiler(ParamResolution):
                 self.collect(exc)
 
     # -- edges ------------------------------------------------------------------------------
-
-    def expand(self, ref: Ref) -> list[Ref] | None:
-        """The resources a reference stands for; None when it names nothing declared."""
-        if ref in self.by_ref:
-            return [ref]
-        if ref in self.containers:
-            return self.containers[ref]
-        if (ref.type, ref.title) in self.by_path:  # `file:/etc/motd` for `file: motd`
-            return [self.by_path[ref.type, ref.title]]
-        return None
-
-    def resolve_edges(self) -> list[Edge]:
-        edges: list[Edge] = []
-        for p in self.pending:
-            try:
-                edges += self._pending_edges(p)
-            except SourceError as exc:
-                if self.errors is None:
-                    raise
-                self.collect(exc)
-        return edges
-
-    def _pending_edges(self, p: _Pending) -> list[Edge]:
-        """The edges one require/before/notify/subscribe stands for."""
-        edges: list[Edge] = []
-        try:
-            target = Ref.parse(p.target)
-        except ValueError as exc:
-            raise SourceError(p.pos, f"{p.meta}: {exc}") from None
-        if target.type == "class":
-            target = Ref("class", target.title)
-        if target.type in checks.PATH_TITLED:
-            target = Ref(target.type, checks.typed_title(target.type, target.title, p.pos))
-        members = self.expand(target)
-        if members is None:
-            same_type = [
-                str(r) for r in list(self.by_ref) + list(self.containers) if r.type == target.type
-            ]
-            raise SourceError(
-                p.pos,
-                f"{p.meta}: {target} is not declared in this node's catalog",
-                did_you_mean(str(target), same_type),
-            )
-        sources = self.expand(p.source) or []
-        kind = EdgeKind.REFRESH if p.meta in ("notify", "subscribe") else EdgeKind.ORDER
-        if target == p.source and target in self.by_ref:
-            raise SourceError(
-                p.pos, f"dependency cycle: {target} {p.meta}s itself", f"remove this {p.meta}"
-            )
-        for s in sources:
-            for t in members:
-                if s == t:
-                    continue
-                if p.meta in ("require", "subscribe"):
-                    edges.append(Edge(t, s, kind, p.pos))
-                else:
-                    edges.append(Edge(s, t, kind, p.pos))
-        return edges

@@ -11,7 +11,8 @@ from typing import Any
 from gitpuppet.compile.loader import PosDict, PosList
 from gitpuppet.compile.template import Templates, renders_to_itself
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
-from gitpuppet.resources.schema import SCHEMAS, check_attribute_names
+from gitpuppet.types import schemas
+from gitpuppet.types.build import check_attribute_names
 
 ABSENT: Any = object()
 
@@ -43,7 +44,7 @@ def entry_shape(entry: Any, pos: SourcePos) -> EntryShape:
     for key in attrs:
         if not isinstance(key, str):
             raise SourceError(entry.pos(key), f"attribute name must be a string, not {key!r}")
-    if type_key in SCHEMAS:
+    if type_key in schemas():
         # Attribute names are checked before anything renders: a typo such as `foreach`
         # would otherwise surface as a confusing template error.
         check_attribute_names(type_key, {k: entry.pos(k) for k in attrs})

@@ -7,75 +7,25 @@ placed, the one declared first goes next. A cycle is an error that prints the cy
 from __future__ import annotations
 
 import heapq
-import posixpath
 from collections.abc import Iterable
 
 from gitpuppet.errors import SourceError
 from gitpuppet.model import Edge, EdgeKind, Ref, Resource
+from gitpuppet.resources.schema import EdgeIndex
 
 
 def auto_edges(resources: list[Resource]) -> list[Edge]:
-    """The automatic edges between declared resources."""
+    """The automatic edges between declared resources: each type's spec adds its own."""
     # (type, title) pairs, not Refs: a tuple hashes in C, a Ref through Python.
     declared = {(r.type, r.title) for r in resources}
-    edges: list[Edge] = []
-
-    def add(first: Ref, res: Resource) -> None:
-        if (first.type, first.title) in declared and first != res.ref:
-            edges.append(Edge(first, res.ref, EdgeKind.AUTO))
-
     # By path, not title (`file: motd` with `path: /etc/motd`); paths are in their normal form.
-    files = {r.params.path: r.ref for r in resources if r.type == "file"}
-
-    def add_file(path: str, res: Resource) -> None:
-        found = files.get(path)
-        if found is not None and found != res.ref:
-            edges.append(Edge(found, res.ref, EdgeKind.AUTO))
-
-    dirname = posixpath.dirname
+    paths = {
+        getattr(r.params, r.params.namevar): r.ref for r in resources if r.params.provides_paths
+    }
+    index = EdgeIndex(declared, paths)
     for res in resources:
-        p = res.params
-        if res.type == "file":
-            path = p.path
-            parent = dirname(path)
-            while parent != path:
-                if parent in files:
-                    # The nearest declared directory above this file.
-                    add_file(parent, res)
-                    break
-                path, parent = parent, dirname(parent)
-            owner, group = p.owner, p.group
-            if isinstance(owner, str):
-                add(Ref("user", owner), res)
-            if isinstance(group, str):
-                add(Ref("group", group), res)
-        elif res.type == "service":
-            add(Ref("package", res.title), res)
-            if p.name != res.title:
-                add(Ref("package", p.name), res)
-        elif res.type in ("exec", "cron"):
-            if isinstance(p.user, str):
-                add(Ref("user", p.user), res)
-        elif res.type == "line":
-            add_file(p.path, res)
-        elif res.type == "user":
-            groups = [p.gid] if isinstance(p.gid, str) else []
-            groups.extend(p.groups or ())
-            for g in groups:
-                if p.ensure == "absent":
-                    # A user goes before its groups do: a group cannot be removed while it is
-                    # some user's primary group.
-                    if ("group", g) in declared:
-                        edges.append(Edge(res.ref, Ref("group", g), EdgeKind.AUTO))
-                else:
-                    add(Ref("group", g), res)
-        elif res.type == "git":
-            add_file(posixpath.dirname(p.path), res)
-            if isinstance(p.owner, str):
-                add(Ref("user", p.owner), res)
-            if isinstance(p.group, str):
-                add(Ref("group", p.group), res)
-    return edges
+        res.params.auto_edges(res.ref, index)
+    return index.edges
 
 
 def order(
@@ -168,13 +118,4 @@ def _edge_reason(edge: Edge, by_ref: dict[Ref, Resource]) -> str:
     if edge.kind != EdgeKind.AUTO:
         where = f" at {edge.pos}" if edge.pos is not None else ""
         return f"{'refresh' if edge.kind == EdgeKind.REFRESH else 'order'}{where}"
-    first, then = edge.first.type, by_ref[edge.then]
-    if first == "file":
-        return "automatic: its file" if then.type == "line" else "automatic: parent directory"
-    if first == "package":
-        return "automatic: the service's package"
-    if first in ("user", "group"):
-        if then.type == "group":
-            return "automatic: a removed user goes before its group"
-        return f"automatic: its {first}"
-    return "automatic"
+    return edge.reason or "automatic"

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gitpuppet.command import CommandResult, run_command
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import REDACTED, Change
-from gitpuppet.resources.base import ApplyContext
+from gitpuppet.resources.checks import is_account_name, is_crypt_hash
 from gitpuppet.resources.fsutil import (
     commit_temp,
     group_name,
@@ -26,7 +27,6 @@ from gitpuppet.resources.fsutil import (
     user_name,
     write_temp,
 )
-from gitpuppet.resources.schema import is_account_name, is_crypt_hash
 
 PASSWD = "/etc/passwd"
 GROUP = "/etc/group"

@@ -17,29 +17,6 @@ from typing import Any
 
 from gitpuppet.errors import SourceError, SourcePos
 
-# Attributes that may hold several lines: a file's content, a shell script, an environment
-# value. Only a NUL byte is refused in them.
-MULTILINE = frozenset(
-    {
-        ("file", "content"),
-        ("exec", "command"),
-        ("exec", "onlyif"),
-        ("exec", "unless"),
-        ("exec", "environment"),
-    }
-)
-
-# Attributes that are paths on the machine: normalised, `..` refused.
-PATH_ATTRS: dict[str, tuple[str, ...]] = {
-    "file": ("path",),
-    "git": ("path",),
-    "line": ("path",),
-    "host": ("target",),
-}
-
-# Types whose title is, by default, a path (their namevar is in PATH_ATTRS).
-PATH_TITLED = frozenset({"file", "git"})
-
 # Every C0 control but TAB, DEL, and what Python's splitlines() also breaks a line at (NEL,
 # LINE SEPARATOR, PARAGRAPH SEPARATOR): any of them in a one-line value splits or garbles the
 # line when the file is read again.
@@ -76,19 +53,14 @@ def text_problem(text: str, multiline: bool) -> str | None:
 _NUL = "contains a NUL byte, which no file, path or command can hold; remove it"
 
 
-_MULTILINE_KEYS: dict[str, frozenset[str]] = {
-    type_name: frozenset(k for t, k in MULTILINE if t == type_name)
-    for type_name in {t for t, _ in MULTILINE}
-}
-_NO_KEYS: frozenset[str] = frozenset()
-
-
-def all_clean(type_name: str, title: str, values: dict[str, Any]) -> bool:
+def all_clean(
+    multi: frozenset[str], multiline_title: bool, title: str, values: dict[str, Any]
+) -> bool:
     """True when no value (nor the title) can have a problem that `value_problem` reports:
     the common case, decided with one scan of the one-line strings joined by a TAB (a
-    character they may hold) and one NUL test of the others. False means: look closer."""
-    multi = _MULTILINE_KEYS.get(type_name, _NO_KEYS)
-    lines = [] if type_name == "exec" else [title]
+    character they may hold) and one NUL test of the others. False means: look closer.
+    `multi` are the attributes that may hold several lines."""
+    lines = [] if multiline_title else [title]
     for key, value in values.items():
         if value.__class__ is not str:
             if isinstance(value, (list, dict)):
@@ -98,14 +70,13 @@ def all_clean(type_name: str, title: str, values: dict[str, Any]) -> bool:
                 return False
         else:
             lines.append(value)
-    if type_name == "exec" and "\x00" in title:
+    if multiline_title and "\x00" in title:
         return False
     return _LINE_BREAKING.search("\t".join(lines)) is None
 
 
-def value_problem(type_name: str, key: str, value: Any) -> str | None:
+def value_problem(multiline: bool, value: Any) -> str | None:
     """`text_problem` for every string inside a coerced attribute value."""
-    multiline = (type_name, key) in MULTILINE
     if value.__class__ is str:
         return text_problem(value, multiline)
     if isinstance(value, list):
@@ -160,9 +131,9 @@ def normal_path(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-def typed_title(type_name: str, title: str, pos: SourcePos) -> str:
+def typed_title(type_name: str, path_titled: bool, title: str, pos: SourcePos) -> str:
     """The title of a resource of a path-titled type (file, git) in the path's normal form."""
-    if type_name not in PATH_TITLED:
+    if not path_titled:
         return title
     try:
         return normal_path(title)
@@ -246,7 +217,7 @@ def is_account_name(name: str) -> bool:
 Problems = list[tuple[str, str]]
 
 
-def _accounts(key: str, names: Any, what: str) -> Problems:
+def account_rules(key: str, names: Any, what: str) -> Problems:
     """Each string of `names` (a name, a number or a list) must be a user or group name."""
     if names.__class__ is str:
         if is_account_name(names):
@@ -260,88 +231,32 @@ def _accounts(key: str, names: Any, what: str) -> Problems:
     return []
 
 
-def _file_rules(p: Any) -> Problems:
-    owner, group = p.owner, p.group
-    if (
-        p.validate is None
-        and (owner is None or owner.__class__ is int or is_account_name(owner))
-        and (group is None or group.__class__ is int or is_account_name(group))
-    ):
-        return []  # the common case, without building lists
-    errs = _accounts("owner", p.owner, "user") + _accounts("group", p.group, "group")
-    if p.validate is not None:
-        problem = command_problem(p.validate, split=True)
-        if problem:
-            errs.append(("validate", f"validate command {problem}"))
-    return errs
-
-
-def _exec_rules(p: Any) -> Problems:
-    errs: Problems = []
-    for key in ("command", "onlyif", "unless"):
-        command = getattr(p, key)
-        if command is not None:
-            problem = command_problem(command, split=not p.shell)
-            if problem:
-                errs.append((key, f"{key} {problem}"))
-    for folder in p.path:
-        if not folder.startswith("/") or ":" in folder:
-            errs.append(("path", f"path entry '{folder}' must be an absolute folder without ':'"))
-    for name in p.environment:
-        if not name or "=" in name:
-            errs.append(("environment", f"'{name}' is not an environment variable name"))
-    return errs + _accounts("user", p.user, "user") + _accounts("group", p.group, "group")
-
-
-def _user_rules(p: Any) -> Problems:
-    errs: Problems = []
-    for key in ("comment", "home", "shell"):
-        value = getattr(p, key)
-        problem = passwd_field_problem(key, value) if isinstance(value, str) else None
-        if problem:
-            errs.append((key, problem))
-    return errs + _accounts("gid", p.gid, "group") + _accounts("groups", p.groups or [], "group")
-
-
-def _group_rules(p: Any) -> Problems:
-    return _accounts("members", p.members or [], "user")
-
-
-def _host_rules(p: Any) -> Problems:
-    for key, name in [("name", p.name)] + [("aliases", a) for a in p.aliases]:
-        problem = host_name_problem(name)
-        if problem:
-            return [(key, problem)]
-    return []
-
-
-def _git_rules(p: Any) -> Problems:
-    errs = _accounts("owner", p.owner, "user") + _accounts("group", p.group, "group")
-    problem = option_like("revision", p.revision)
-    return errs + ([("revision", problem)] if problem else [])
-
-
-def _named_rules(p: Any) -> Problems:
-    problem = option_like("name", p.name)
+def name_rules(name: str) -> Problems:
+    """A package or unit name that a tool would read as an option, or with blanks."""
+    problem = option_like("name", name)
     return [("name", problem)] if problem else []
 
 
-def _line_rules(p: Any) -> Problems:
-    if p.validate is None:
-        return []
-    problem = command_problem(p.validate, split=True)
-    return [("validate", f"validate command {problem}")] if problem else []
+# A crypt(3) hash ($id$…), a locked or disabled account (! or * first), empty, or old DES.
+CRYPT_HASH = re.compile(r"(\$.*|[!*].*|[./0-9A-Za-z]{13}|)")
 
 
-# Rules on the text of each type's attributes, beside the type's own `check()`.
-TYPE_RULES = {
-    "file": _file_rules,
-    "exec": _exec_rules,
-    "user": _user_rules,
-    "group": _group_rules,
-    "host": _host_rules,
-    "line": _line_rules,
-    "git": _git_rules,
-    "package": _named_rules,
-    "service": _named_rules,
-}
+def is_crypt_hash(password: str) -> bool:
+    """A value the shadow file can hold as a password hash (never a plain password)."""
+    return "\n" not in password and ":" not in password and bool(CRYPT_HASH.fullmatch(password))
+
+
+def account_problems(kind: str, name: str, number: int | None, key: str) -> Problems:
+    """A user's or group's name and id, as the shadow tools would take them."""
+    errs = []
+    if not is_account_name(name):
+        errs.append(
+            (
+                "name",
+                f"'{name}' is not a valid {kind} name (letters, digits, '_', '-' and '.', "
+                "not starting with '-', at most 32)",
+            )
+        )
+    if number is not None and number < 0:
+        errs.append((key, f"{key} must be 0 or more, not {number}"))
+    return errs

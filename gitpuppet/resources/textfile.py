@@ -7,9 +7,9 @@ import stat
 from typing import Any
 
 from gitpuppet.backup import BackupStore
+from gitpuppet.contract import ApplyContext, ResourceType
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import REDACTED, Change, Resource
-from gitpuppet.resources.base import ApplyContext, ResourceType
 from gitpuppet.resources.fsat import finish_write, read_file, readlink, sweep_temps, write_temp
 from gitpuppet.resources.fsutil import unified_diff
 from gitpuppet.resources.safepath import MAX_LINKS, MissingParent, Parent, UnsafePath, open_parent

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from gitpuppet.backup import BackupStore
 from gitpuppet.cli import cli
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import GitpuppetError
-from gitpuppet.resources.base import ApplyContext
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import Account, converge, make
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
-from gitpuppet.resources import get_type
-from gitpuppet.resources.base import ApplyContext
 from gitpuppet.resources.fsutil import WriteBatch
+from gitpuppet.types import get_type
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import Account, converge, make
 

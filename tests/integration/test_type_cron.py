@@ -13,10 +13,11 @@ import pytest
 
 from gitpuppet.apply.engine import apply_catalog
 from gitpuppet.backup import BackupStore
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Status
-from gitpuppet.resources import cron
-from gitpuppet.resources.base import ApplyContext
+from gitpuppet.types.cron import spec as cron_spec
+from gitpuppet.types.cron import type as cron
 from tests.integration import test_type_support as support
 from tests.integration.helpers import apply, make_repo
 from tests.integration.test_type_support import Account, attrs_changed, changes_of, converge, make
@@ -249,7 +250,7 @@ def test_invalid_fields_are_compile_errors(attrs: dict[str, Any], message: str) 
     res = make("cron", "job", command="/bin/true")
     for key, value in attrs.items():
         setattr(res.params, key, value)
-    assert any(message in problem for _, problem in cron.job_problems(res.params))
+    assert any(message in problem for _, problem in cron_spec.job_problems(res.params))
 
 
 @pytest.mark.parametrize(
@@ -268,12 +269,12 @@ def test_invalid_fields_are_compile_errors(attrs: dict[str, Any], message: str) 
     ],
 )
 def test_valid_fields(field: str, value: str) -> None:
-    assert cron.field_problem(field, value) is None
+    assert cron_spec.field_problem(field, value) is None
 
 
 @pytest.mark.parametrize("title", ["backup.sh", "db.daily", "a b", "job~", ".hidden", "x/y"])
 def test_titles_cron_would_ignore_are_rejected_at_compile_time(title: str) -> None:
-    problem = cron.name_problem(title)
+    problem = cron_spec.name_problem(title)
     assert problem is not None and "no dots" in problem
     with pytest.raises(SourceError) as err:
         make("cron", title, command="/bin/true")
@@ -282,7 +283,7 @@ def test_titles_cron_would_ignore_are_rejected_at_compile_time(title: str) -> No
 
 def test_good_titles() -> None:
     for title in ("backup", "db-daily", "logrotate_2", "A1"):
-        assert cron.name_problem(title) is None
+        assert cron_spec.name_problem(title) is None
 
 
 def test_missing_command_is_rejected_at_compile_time() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from gitpuppet.command import OUTPUT_CAP, CommandTimeout
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
-from gitpuppet.resources.base import ApplyContext
-from gitpuppet.resources.exec import TYPE
+from gitpuppet.types.exec.type import TYPE
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import Account, changes_of, converge, make
 

@@ -13,12 +13,12 @@ import pygit2
 import pytest
 
 from gitpuppet.apply.engine import apply_catalog
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Resource, Status
-from gitpuppet.resources import gitresource
-from gitpuppet.resources.base import ApplyContext
-from gitpuppet.resources.git import MARK_REF
-from gitpuppet.resources.gitresource import open_checkout
+from gitpuppet.types.git import checkout as gitresource
+from gitpuppet.types.git.checkout import open_checkout
+from gitpuppet.types.git.type import MARK_REF
 from tests.integration import test_type_support as support
 from tests.integration.gitservers import GitDaemon, HttpGit, Sshd, Upstream, free_port, git
 from tests.integration.helpers import apply, make_repo

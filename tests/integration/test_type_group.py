@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from gitpuppet.apply.engine import apply_catalog
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Resource, Status
-from gitpuppet.resources import get_type
 from gitpuppet.resources.accounts import CACHE_KEY, read_accounts
-from gitpuppet.resources.base import ApplyContext
+from gitpuppet.types import get_type
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import attrs_changed, changes_of, converge, make
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gitpuppet.resources.base import ApplyContext
+from gitpuppet.contract import ApplyContext
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import changes_of, converge, make
 

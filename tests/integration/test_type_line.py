@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from gitpuppet.backup import BackupStore
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
-from gitpuppet.resources.base import ApplyContext
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import Account, changes_of, converge, make
 

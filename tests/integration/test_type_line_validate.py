@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gitpuppet.backup import BackupStore
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
-from gitpuppet.resources.base import ApplyContext
 from tests.integration import test_type_support as support
 from tests.integration.test_run_agent import Setup
 from tests.integration.test_secrets import leaks, outputs

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import SourcePos
 from gitpuppet.model import Change, Resource
-from gitpuppet.resources import get_type
-from gitpuppet.resources.base import ApplyContext
-from gitpuppet.resources.schema import build_params
+from gitpuppet.types import get_type
+from gitpuppet.types.build import build_params
 
 POS = SourcePos("t.yaml", 1)
 

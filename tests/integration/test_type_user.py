@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from gitpuppet.apply.engine import apply_catalog
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Edge, EdgeKind, Status
-from gitpuppet.resources.base import ApplyContext
 from tests.integration import test_type_group as accounts
 from tests.integration import test_type_support as support
 from tests.integration.helpers import apply, make_repo

@@ -18,8 +18,8 @@ import pytest
 
 from gitpuppet.apply.engine import apply_catalog
 from gitpuppet.backup import BackupStore
+from gitpuppet.contract import ApplyContext
 from gitpuppet.model import Catalog, Edge, EdgeKind, Status
-from gitpuppet.resources.base import ApplyContext
 from gitpuppet.resources.fsutil import WriteBatch, write_temp
 from tests.integration.helpers import apply, make_repo
 from tests.integration.test_type_support import make
@@ -172,7 +172,7 @@ KILLED_RUN = """
 import sys
 from gitpuppet.apply.engine import apply_catalog
 from gitpuppet.model import Catalog
-from gitpuppet.resources.base import ApplyContext
+from gitpuppet.contract import ApplyContext
 from tests.integration.test_type_support import make
 root, state, first, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 print("ready", flush=True)

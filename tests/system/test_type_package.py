@@ -27,21 +27,21 @@ from typing import Any
 
 import pytest
 
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Change, Ref, Resource
-from gitpuppet.resources.base import ApplyContext
-from gitpuppet.resources.package import TYPE, default_provider_name
-from gitpuppet.resources.package import apt as apt_provider
-from gitpuppet.resources.package.apt import explain_failure, parse_dpkg_status, parse_policy
-from gitpuppet.resources.package.dnf import DnfProvider, parse_rpm_query
-from gitpuppet.resources.package.pip import canonical, parse_index_versions
-from gitpuppet.resources.package.provider import (
+from gitpuppet.types.package.apt import explain_failure, parse_dpkg_status, parse_policy
+from gitpuppet.types.package.dnf import DnfProvider, parse_rpm_query
+from gitpuppet.types.package.pip import canonical, parse_index_versions
+from gitpuppet.types.package.provider import (
     Available,
     Installed,
     PackageState,
     ProviderBlocked,
 )
-from gitpuppet.resources.package.rpmver import evr_cmp, vercmp
+from gitpuppet.types.package.rpmver import evr_cmp, vercmp
+from gitpuppet.types.package.type import TYPE, default_provider_name
+from gitpuppet.types.package.type import apt as apt_provider
 from tests.integration import helpers
 from tests.integration.debrepo import (
     PREFIX,

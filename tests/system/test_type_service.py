@@ -24,16 +24,16 @@ import pytest
 
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change
-from gitpuppet.resources.schema import ServiceParams
-from gitpuppet.resources.service import (
+from gitpuppet.types.service.common import ServiceState
+from gitpuppet.types.service.spec import ServiceParams
+from gitpuppet.types.service.systemd import parse_show, state_of, unit_name
+from gitpuppet.types.service.sysvinit import rc_links, script_name
+from gitpuppet.types.service.type import (
     TYPE,
     choose_provider,
     enable_satisfied,
     service_changes,
 )
-from gitpuppet.resources.service.common import ServiceState
-from gitpuppet.resources.service.systemd import parse_show, state_of, unit_name
-from gitpuppet.resources.service.sysvinit import rc_links, script_name
 
 from .container import Container
 

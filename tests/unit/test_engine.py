@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from gitpuppet.apply.engine import ApplyOutcome, apply_catalog, count_results, exit_code_for
+from gitpuppet.contract import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.errors import ApplyError, SourcePos
 from gitpuppet.model import Catalog, Change, Edge, EdgeKind, Ref, Resource, Result, Status
-from gitpuppet.resources.base import ApplyContext, RefreshNotNeeded, ResourceType
 
 
 @dataclass

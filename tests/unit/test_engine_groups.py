@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Ref, Resource, Status
-from gitpuppet.resources.base import ApplyContext
 from tests.unit.test_engine import MemType, order, r, runner, statuses
 
 

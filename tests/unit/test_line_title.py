@@ -9,8 +9,8 @@ import pytest
 
 from gitpuppet.compile import DirTree, compile_catalog
 from gitpuppet.errors import GitpuppetError
-from gitpuppet.resources.line import edit_line
-from gitpuppet.resources.schema import LineParams
+from gitpuppet.types.line.spec import LineParams
+from gitpuppet.types.line.type import edit_line
 from tests.unit.test_cases import FACTS
 
 NODE = "test.example.com"

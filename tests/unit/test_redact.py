@@ -63,7 +63,7 @@ def test_looks_like_key(value: str, key: bool) -> None:
 
 
 def _exec(title: str, sensitive: bool = True, **params: object) -> Resource:
-    from gitpuppet.resources.schema import build_params
+    from gitpuppet.types.build import build_params
 
     pos = SourcePos("classes/main.yaml", 3)
     return Resource(

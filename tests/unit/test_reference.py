@@ -13,7 +13,11 @@ import pytest
 from gitpuppet import config, reference
 from gitpuppet.config_values import _positive_int
 from gitpuppet.resources import coerce
-from gitpuppet.resources.schema import METAPARAMS, SCHEMAS, Params, attr
+from gitpuppet.resources.schema import Params, attr
+from gitpuppet.types import schemas
+from gitpuppet.types.build import METAPARAMS
+
+SCHEMAS = schemas()
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +71,7 @@ def test_an_added_attribute_is_picked_up_and_an_undocumented_one_is_named(
     text = reference.render()
     assert "| `size` | integer | `3` | how big \\| wide |" in text  # a | cannot break the table
     assert reference.undocumented() == [
-        "widget.colour: add doc=... to its attr() in gitpuppet/resources/schema.py"
+        "widget.colour: add doc=... to its attr() in gitpuppet/types/widget/spec.py"
     ]
 
 

@@ -1,0 +1,133 @@
+"""What every package provider implements, and the data the package type exchanges with it.
+
+A provider reads (`installed`, `available`) and changes (`install`, `remove`) packages. Reads are
+cached in `ctx.cache` for the run; a provider drops its installed set after every change.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gitpuppet.command import CommandResult, run_command
+from gitpuppet.contract import ApplyContext
+from gitpuppet.errors import ApplyError
+
+# `ensure` values that are not versions; `present` is `installed`, `purged` is `absent` plus the
+# package's configuration files (apt), the same as `absent` elsewhere.
+KEYWORDS = ("installed", "present", "latest", "absent", "purged")
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """One installed package: its version, and what else matters about it."""
+
+    version: str | None  # None: not installed
+    held: bool = False  # apt-mark hold / dnf versionlock: the package manager will not move it
+    leftovers: bool = False  # removed, but its configuration files are still there (apt)
+    broken: str = ""  # dpkg state when half installed or half configured
+
+
+@dataclass(frozen=True, slots=True)
+class Available:
+    """What the package sources offer for one name: the version an install would pick, and all
+    versions known."""
+
+    candidate: str | None
+    versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One thing to install: a name, the exact version when one is wanted, and whether that
+    version was pinned by the catalog (only then may it be a downgrade)."""
+
+    name: str
+    version: str | None = None
+    pinned: bool = False
+
+
+@dataclass(slots=True)
+class PackageState:
+    """The current state of one package resource (what `current` returns)."""
+
+    installed: Installed
+    available: Available | None = None  # read only when the diff needs it
+
+
+class ProviderBlocked(ApplyError):
+    """The package manager cannot do anything right now (its lock is held, an earlier run was
+    interrupted, no root): trying the batch's packages one by one would not help."""
+
+
+class Provider:
+    """Base of apt, dnf and pip: reading is cached per run, changing is one command a batch."""
+
+    name = ""
+    sources = "the package sources"  # where packages come from, for messages
+    unknown_hint = "check the name"  # what to do about a name the sources do not have
+
+    def unusable(self) -> str | None:
+        """Why this provider cannot work on this machine, or None when it can."""
+        raise NotImplementedError
+
+    def check_name(self, name: str) -> str | None:
+        """What is wrong with a package name, or None."""
+        return None
+
+    def check_version(self, version: str) -> str | None:
+        """What is wrong with a version string, or None."""
+        return None
+
+    def installed(self, name: str, ctx: ApplyContext) -> Installed:
+        """The installed state of `name` (the installed set is read once per run)."""
+        raise NotImplementedError
+
+    def available(self, names: list[str], ctx: ApplyContext) -> dict[str, Available | None]:
+        """What the sources offer for each name (None: no such package); one query for all."""
+        raise NotImplementedError
+
+    def same_version(self, installed: str, wanted: str) -> bool:
+        """Whether the installed version is the one asked for."""
+        return installed == wanted
+
+    def install(self, specs: list[Spec], ctx: ApplyContext) -> None:
+        """Install (or upgrade, or downgrade to) these in one command; ApplyError on failure."""
+        raise NotImplementedError
+
+    def remove(self, names: list[str], purge: bool, ctx: ApplyContext) -> None:
+        """Remove these in one command; ApplyError on failure."""
+        raise NotImplementedError
+
+    def forget(self, ctx: ApplyContext) -> None:
+        """Drop what was read about installed packages (after a change)."""
+        for key in [k for k in ctx.cache if k.startswith(f"package.{self.name}.installed")]:
+            del ctx.cache[key]
+
+
+def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The agent's environment (so proxies and APT_CONFIG reach the tool), in the C locale so
+    that messages can be read, plus `extra`."""
+    env = dict(os.environ)
+    env["LC_ALL"] = "C.UTF-8"
+    env.pop("LANGUAGE", None)
+    env.update(extra or {})
+    return env
+
+
+def run_tool(
+    argv: list[str], *, timeout: float, env: Mapping[str, str] | None = None
+) -> CommandResult:
+    """Run a package tool through run_command with the environment above."""
+    return run_command(argv, timeout=timeout, env=command_env(env))
+
+
+def last_error_line(output: str, prefixes: tuple[str, ...] = ("E: ", "Error: ", "ERROR: ")) -> str:
+    """The last line of `output` that starts with one of `prefixes`, without the prefix."""
+    for line in reversed(output.splitlines()):
+        for prefix in prefixes:
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else ""

@@ -1,0 +1,301 @@
+"""`package`: installed (or present), latest, absent, purged, or an exact version (SPEC §3.2).
+
+The provider (apt, dnf, pip) is the `provider` attribute, else chosen from the facts (os family,
+then package manager). Packages that become ready together are changed in one package-manager
+call per kind: removals first (so a package being replaced is gone before its successor comes),
+then installs. When a combined call fails, each package of it is tried alone, so one bad package
+fails only its own resource, with the tool's output attached.
+
+A change is `Change("ensure", old, new)` with versions, None standing for "not installed":
+(None, "7.88.1-10") for an install, ("7.88.1-10", None) for a removal.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gitpuppet.contract import ApplyContext, ResourceType
+from gitpuppet.errors import ApplyError
+from gitpuppet.model import Change, Ref, Resource
+from gitpuppet.types.package.provider import (
+    KEYWORDS,
+    Available,
+    Installed,
+    PackageState,
+    Provider,
+    ProviderBlocked,
+    Spec,
+)
+from gitpuppet.types.package.spec import PackageParams
+
+PROVIDERS = ("apt", "dnf", "pip")
+# facts os.family -> provider, then facts package_manager -> provider.
+BY_FAMILY = {"Debian": "apt", "RedHat": "dnf"}
+BY_MANAGER = {"apt": "apt", "dnf": "dnf", "yum": "dnf"}
+
+Item = tuple[Resource, Any, list[Change]]
+
+
+def load_provider(name: str) -> Provider:
+    """The provider module's PROVIDER (imported on first use)."""
+    module = importlib.import_module(f"gitpuppet.types.package.{name}")
+    provider: Provider = module.PROVIDER
+    return provider
+
+
+def default_provider_name(facts: dict[str, Any]) -> str | None:
+    """The provider the facts point to (os family, then package manager), or None."""
+    os_facts = facts.get("os")
+    family = os_facts.get("family") if isinstance(os_facts, dict) else None
+    if family in BY_FAMILY:
+        return BY_FAMILY[family]
+    return BY_MANAGER.get(str(facts.get("package_manager")))
+
+
+def choose_provider(p: PackageParams, ctx: ApplyContext) -> Provider:
+    """The provider for a resource, usable on this machine, or an ApplyError that says why not."""
+    name = p.provider or default_provider_name(ctx.facts)
+    if name is None:
+        if ctx.facts:
+            family = (ctx.facts.get("os") or {}).get("family", "unknown")
+            raise ApplyError(
+                f"no package provider for this system (os family {family})",
+                hint="set provider: apt, dnf or pip",
+            )
+        # No facts at all (a type used on its own): take the first provider that works here.
+        for candidate in ("apt", "dnf"):
+            if _why_unusable(load_provider(candidate), ctx) is None:
+                return load_provider(candidate)
+        raise ApplyError("no package provider works on this system (neither apt nor dnf)")
+    provider = load_provider(name)
+    why = _why_unusable(provider, ctx)
+    if why is not None:
+        suggested = default_provider_name(ctx.facts)
+        hint = (
+            f"this system's facts point to provider {suggested}"
+            if suggested
+            not in (
+                None,
+                name,
+            )
+            else None
+        )
+        raise ApplyError(f"provider {name} is not usable on this system: {why}", hint=hint)
+    return provider
+
+
+def _why_unusable(provider: Provider, ctx: ApplyContext) -> str | None:
+    key = f"package.{provider.name}.unusable"
+    if key not in ctx.cache:
+        ctx.cache[key] = provider.unusable()
+    reason: str | None = ctx.cache[key]
+    return reason
+
+
+def wanted(p: PackageParams) -> str:
+    """`ensure` as one of installed, latest, absent, purged, or the version itself."""
+    return "installed" if p.ensure == "present" else p.ensure
+
+
+def _needs_available(want: str, installed: Installed, provider: Provider) -> bool:
+    if want == "latest":
+        return True
+    if want == "installed":
+        return installed.version is None  # to name the version coming, and catch a bad name
+    if want in ("absent", "purged"):
+        return False
+    return installed.version is None or not provider.same_version(installed.version, want)
+
+
+def _label(installed: Installed) -> str | None:
+    """The old value of a change: the version, or what is there short of an installed package."""
+    if installed.version is not None:
+        return installed.version
+    if installed.broken:
+        return f"{installed.broken} (broken)"
+    if installed.leftovers:
+        return "config files"
+    return None
+
+
+class PackageType(ResourceType):
+    name = "package"
+    apply_together = True
+
+    def prefetch(self, resources: Iterable[Resource], ctx: ApplyContext) -> None:
+        """Ask each provider once about every package of `resources` that needs the sources
+        (latest, versions, installs): the applier may call this before reading them one by one.
+        Problems are left for `current` to report, resource by resource."""
+        names: dict[str, list[str]] = {}
+        for res in resources:
+            p: PackageParams = res.params
+            try:
+                provider = choose_provider(p, ctx)
+                if provider.check_name(p.name) is None and _needs_available(
+                    wanted(p), provider.installed(p.name, ctx), provider
+                ):
+                    names.setdefault(provider.name, []).append(p.name)
+            except ApplyError:
+                continue
+        for provider_name, batch in names.items():
+            try:
+                load_provider(provider_name).available(batch, ctx)
+            except ApplyError:
+                continue
+
+    def current(self, res: Resource, ctx: ApplyContext) -> PackageState:
+        p: PackageParams = res.params
+        provider = choose_provider(p, ctx)
+        want = wanted(p)
+        problem = provider.check_name(p.name)
+        if problem is None and want not in KEYWORDS:
+            problem = provider.check_version(want)
+        if problem is not None:
+            raise ApplyError(problem)
+        installed = provider.installed(p.name, ctx)
+        state = PackageState(installed)
+        if _needs_available(want, installed, provider):
+            state.available = provider.available([p.name], ctx)[p.name]
+            _check_available(provider, p.name, want, state.available)
+        return state
+
+    def diff(self, cur: PackageState, res: Resource, ctx: ApplyContext) -> list[Change]:
+        p: PackageParams = res.params
+        want = wanted(p)
+        have = cur.installed
+        old = _label(have)
+        if want == "absent":
+            present = have.version is not None or bool(have.broken)
+            return [Change("ensure", old, None)] if present else []
+        if want == "purged":
+            return [Change("ensure", old, None)] if old is not None else []
+        if want == "installed":
+            if have.version is not None:
+                return []
+            candidate = cur.available.candidate if cur.available else None
+            return [Change("ensure", old, candidate or "installed")]
+        if want == "latest":
+            candidate = cur.available.candidate if cur.available else None
+            if candidate is None or have.version == candidate:
+                return []
+            return [Change("ensure", old, candidate)]
+        provider = choose_provider(p, ctx)
+        if have.version is not None and provider.same_version(have.version, want):
+            return []
+        return [Change("ensure", old, want)]
+
+    def apply(self, res: Resource, cur: Any, changes: list[Change], ctx: ApplyContext) -> None:
+        errors = self.apply_many([(res, cur, changes)], ctx)
+        if res.ref in errors:
+            raise errors[res.ref]
+
+    def apply_many(self, items: list[Item], ctx: ApplyContext) -> dict[Ref, ApplyError]:
+        """Remove, purge, then install, each in one call per provider; a failed call is retried
+        package by package so that only the bad ones fail."""
+        errors: dict[Ref, ApplyError] = {}
+        plans: dict[str, dict[str, list[tuple[Ref, Spec]]]] = {}
+        for res, cur, _changes in items:
+            try:
+                provider = choose_provider(res.params, ctx)
+            except ApplyError as exc:
+                errors[res.ref] = exc
+                continue
+            kind, spec = _plan(res.params, cur)
+            plans.setdefault(provider.name, {}).setdefault(kind, []).append((res.ref, spec))
+        by_ref = {res.ref: res for res, _cur, _changes in items}
+
+        def settled(ref: Ref) -> bool:
+            # After a failed combined call: did this one get done anyway?
+            res = by_ref[ref]
+            try:
+                return not self.diff(self.current(res, ctx), res, ctx)
+            except ApplyError:
+                return False
+
+        for provider_name, by_kind in plans.items():
+            provider = load_provider(provider_name)
+            for kind in ("remove", "purge", "install"):
+                batch = by_kind.get(kind)
+                if batch:
+                    errors.update(_change(provider, kind, batch, ctx, settled))
+        return errors
+
+
+def _check_available(provider: Provider, name: str, want: str, found: Available | None) -> None:
+    """Fail early, before any change, on a name or version the sources do not have."""
+    if found is None:
+        raise ApplyError(
+            f"no such package '{name}' in {provider.sources}",
+            hint=provider.unknown_hint,
+        )
+    if want in ("installed", "latest") and found.candidate is None:
+        raise ApplyError(
+            f"'{name}' has no installable version in {provider.sources}",
+            hint="a virtual or obsolete package: name the package that provides it",
+        )
+    offered = found.versions
+    if (
+        want not in KEYWORDS
+        and offered
+        and not any(provider.same_version(v, want) for v in offered)
+    ):
+        raise ApplyError(
+            f"version {want} of '{name}' is not in {provider.sources}",
+            hint="versions there: " + ", ".join(offered[:10]),
+        )
+
+
+def _plan(p: PackageParams, cur: PackageState) -> tuple[str, Spec]:
+    """What to do for one resource: (remove | purge | install, what)."""
+    want = wanted(p)
+    if want in ("absent", "purged"):
+        return ("remove" if want == "absent" else "purge"), Spec(p.name)
+    if want == "installed":
+        return "install", Spec(p.name)
+    if want == "latest":
+        candidate = cur.available.candidate if cur.available else None
+        return "install", Spec(p.name, candidate)
+    return "install", Spec(p.name, want, pinned=True)
+
+
+def _run_kind(provider: Provider, kind: str, specs: list[Spec], ctx: ApplyContext) -> None:
+    if kind == "install":
+        provider.install(specs, ctx)
+    else:
+        provider.remove([s.name for s in specs], kind == "purge", ctx)
+
+
+def _change(
+    provider: Provider,
+    kind: str,
+    batch: list[tuple[Ref, Spec]],
+    ctx: ApplyContext,
+    settled: Callable[[Ref], bool],
+) -> dict[Ref, ApplyError]:
+    """One call for the whole batch; if it fails, one call for each package it left undone
+    (unless nothing can succeed now, as when the package manager's lock is held)."""
+    try:
+        _run_kind(provider, kind, [spec for _, spec in batch], ctx)
+        return {}
+    except ProviderBlocked as exc:
+        return {ref: exc for ref, _ in batch}
+    except ApplyError as exc:
+        if len(batch) == 1:
+            return {batch[0][0]: exc}
+    errors: dict[Ref, ApplyError] = {}
+    for index, (ref, spec) in enumerate(batch):
+        if settled(ref):
+            continue
+        try:
+            _run_kind(provider, kind, [spec], ctx)
+        except ProviderBlocked as exc:
+            errors.update({later: exc for later, _ in batch[index:]})
+            break
+        except ApplyError as exc:
+            errors[ref] = exc
+    return errors
+
+
+TYPE: Any = PackageType()

@@ -1,0 +1,1 @@
+"""The user resource type: `spec` (pure) and `type` (reads and changes the machine)."""
