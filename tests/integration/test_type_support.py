@@ -1,4 +1,5 @@
-"""Helpers for the resource type tests: build a Resource, converge it as the applier does,
+"""Helpers for the resource type tests: build a Resource, converge it through the real applier
+(apply_catalog, so batched file writes and apply_together types take the production path),
 and create real users and groups for ownership tests. No tests here."""
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from gitpuppet.apply.engine import apply_catalog
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import SourcePos
-from gitpuppet.model import Change, Resource
+from gitpuppet.model import Catalog, Change, Resource, Status
 from gitpuppet.types import get_type
 from gitpuppet.types.build import build_params
 
@@ -42,17 +44,20 @@ def changes_of(res: Resource, ctx: ApplyContext) -> list[Change]:
 
 
 def converge(res: Resource, ctx: ApplyContext) -> list[Change]:
-    """Apply like the applier: diff, apply, then (if the type wants it) check nothing is left."""
-    t = get_type(res.type)
-    assert t is not None
-    cur = t.current(res, ctx)
-    changes = t.diff(cur, res, ctx)
-    if changes:
-        t.apply(res, cur, changes, ctx)
-        if t.verify_after_apply:
-            left = changes_of(res, ctx)
-            assert not left, f"did not converge: {left}"
-    return changes
+    """Apply `res` through the applier (a catalog of one: the write batch, apply_together and
+    the read-again check as in production); the changes it made. Raises what the type raised,
+    or AssertionError when the state read again still differs."""
+    assert get_type(res.type) is not None, f"no type {res.type}"
+    catalog = Catalog("test.example.com", None, [res], [], [])
+    outcome = apply_catalog(catalog, ctx, stop_reason=lambda: None)
+    (result,) = outcome.results
+    if result.status == Status.FAILED:
+        error = outcome.errors.get(res.ref)
+        if error is not None:
+            raise error
+        raise AssertionError(result.message)  # "did not converge: <attrs>"
+    assert result.status in (Status.CHANGED, Status.UNCHANGED), result
+    return result.changes
 
 
 def attrs_changed(changes: list[Change]) -> list[str]:
