@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
@@ -29,30 +29,9 @@ from gitpuppet.resources.coerce import (
     coerce,
 )
 
-
-def attr(kind: str, default: Any = None, choices: tuple[str, ...] = (), doc: str = "") -> Any:
-    """A schema field: its kind, default and allowed values."""
-    meta = {"kind": kind, "choices": choices, "doc": doc}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)  # type: ignore[misc]
-    return field(default=default, metadata=meta)
-
-
-def internal(default: Any = None) -> Any:
-    """A field the compiler fills in (resolved content), not settable from YAML."""
-    return field(default=default, metadata={"kind": "internal"})
-
-
-class Params:
-    """Base of every schema: the namevar and the cross-attribute checks."""
-
-    type_name = ""
-    namevar = "name"
-
-    def check(self) -> list[tuple[str, str]]:
-        """(attribute, message) pairs for combinations that make no sense."""
-        return []
-
+# The base of every schema lives in schemabase.py: the specs under gitpuppet/types/ build on it
+# and this module lists them, without an import cycle.
+from gitpuppet.resources.schemabase import Params, attr, internal
 
 FILE_ENSURE = ("file", "present", "directory", "link", "absent")
 
