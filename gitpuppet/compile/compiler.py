@@ -421,6 +421,8 @@ class Compiler(ParamResolution):
         params = build_params(type_name, title, attrs, pos, attr_pos, check_names=False)
         if content is not None:
             params.data, params.tree = content  # type: ignore[attr-defined]
+        if hasattr(params, "resolve_files"):  # a spec that reads files/ (apt_source's key)
+            self._spec_files(params, type_name, title, attr_pos, pos)
         # A user's password is sensitive by default: the user type redacts that change and
         # scrubs the hash from tool output, so the rest of the resource stays readable.
         if ref in self.by_ref:
@@ -459,6 +461,26 @@ class Compiler(ParamResolution):
         self.by_ref[ref] = res
         for container in stack:
             self.containers[container].append(ref)
+
+    def _spec_files(
+        self,
+        params: Any,
+        type_name: str,
+        title: str,
+        attr_pos: dict[str, SourcePos],
+        pos: SourcePos,
+    ) -> None:
+        """Let the spec read the files under files/ it names, at compile time."""
+
+        def read(name: str, key: str) -> bytes:
+            where = attr_pos.get(key, pos)
+            try:
+                return self.tree.read_bytes(confined_path("files", name, where, key))
+            except FileNotFoundError:
+                raise SourceError(where, f"{key} file '{name}' not found under files/") from None
+
+        for key, message in params.resolve_files(read):
+            raise SourceError(attr_pos.get(key, pos), f"{type_name}:{title}: {message}")
 
     def _claim_path(self, type_name: str, path: str, ref: Ref, pos: SourcePos) -> None:
         """One resource per path of a path-titled type, whatever its title: `file: motd` with

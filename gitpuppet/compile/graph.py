@@ -75,7 +75,27 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
                 add(Ref("user", p.owner), res)
             if isinstance(p.group, str):
                 add(Ref("group", p.group), res)
+    _spec_edges(resources, files, declared, edges)
     return edges
+
+
+def _spec_edges(
+    resources: list[Resource],
+    files: dict[str, Ref],
+    declared: set[tuple[str, str]],
+    edges: list[Edge],
+) -> None:
+    """The edges that a type's spec declares itself (`auto_edges` of its params)."""
+    hooked = [r for r in resources if hasattr(r.params, "auto_edges")]
+    if not hooked:
+        return
+    by_type: dict[str, list[Resource]] = {}
+    for r in resources:
+        by_type.setdefault(r.type, []).append(r)
+    for res in hooked:
+        for first, then in res.params.auto_edges(res.ref, files, by_type):
+            if first != then and {(first.type, first.title), (then.type, then.title)} <= declared:
+                edges.append(Edge(first, then, EdgeKind.AUTO))
 
 
 def order(

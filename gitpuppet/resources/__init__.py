@@ -19,6 +19,10 @@ _MODULES = {
     "group": "gitpuppet.resources.group",
     "cron": "gitpuppet.resources.cron",
     "git": "gitpuppet.resources.git",
+    "sysctl": "gitpuppet.types.sysctl",
+    "mount": "gitpuppet.types.mount",
+    "apt_source": "gitpuppet.types.apt_source",
+    "ini_setting": "gitpuppet.types.ini_setting",
 }
 _CACHE: dict[str, ResourceType] = {}
 

@@ -26,6 +26,7 @@ MULTILINE = frozenset(
         ("exec", "onlyif"),
         ("exec", "unless"),
         ("exec", "environment"),
+        ("apt_source", "key"),  # an ASCII-armoured key
     }
 )
 

@@ -32,6 +32,10 @@ from gitpuppet.resources.coerce import (
 # The base of every schema lives in schemabase.py: the specs under gitpuppet/types/ build on it
 # and this module lists them, without an import cycle.
 from gitpuppet.resources.schemabase import Params, attr, internal
+from gitpuppet.types.apt_source.spec import AptSourceParams
+from gitpuppet.types.ini_setting.spec import IniSettingParams
+from gitpuppet.types.mount.spec import MountParams
+from gitpuppet.types.sysctl.spec import SysctlParams
 
 FILE_ENSURE = ("file", "present", "directory", "link", "absent")
 
@@ -407,6 +411,9 @@ class GitParams(Params):
         return errs
 
 
+# The types that are one folder under gitpuppet/types/.
+NEW_TYPES = (SysctlParams, MountParams, AptSourceParams, IniSettingParams)
+
 SCHEMAS: dict[str, type[Params]] = {
     cls.type_name: cls
     for cls in (
@@ -420,6 +427,7 @@ SCHEMAS: dict[str, type[Params]] = {
         CronParams,
         HostParams,
         GitParams,
+        *NEW_TYPES,
     )
 }
 
