@@ -22,6 +22,9 @@ class IniSettingType(TextEditType):
     def path(self, res: Resource) -> str:
         return str(res.params.path)
 
+    def follow(self, res: Resource) -> bool:
+        return False  # as `line` by default: a link at the path is an error, not followed
+
     def edit(self, text: str, res: Resource) -> str:
         p: IniSettingParams = res.params
         value = p.value if p.ensure == "present" else None
