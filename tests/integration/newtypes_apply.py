@@ -25,7 +25,9 @@ def apply_resources(
     repo = work / "repo"
     (repo / "classes").mkdir(parents=True, exist_ok=True)
     (repo / "nodes.yaml").write_text("test.example.com: {classes: [t]}\n")
-    (repo / "classes" / "t.yaml").write_text(yaml.safe_dump({"resources": resources}, sort_keys=False))
+    (repo / "classes" / "t.yaml").write_text(
+        yaml.safe_dump({"resources": resources}, sort_keys=False)
+    )
     for rel, data in (files or {}).items():
         (repo / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / "files" / rel).write_bytes(data)
