@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import gitpuppet.types.apt_source as apt_source
+import gitpuppet.types.apt_source.resource as apt_source
 from tests.integration.debrepo import DebPackage, LocalApt, build_deb, write_index
 from tests.integration.newtypes_apply import apply_resources, messages, statuses
 

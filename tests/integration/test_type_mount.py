@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import gitpuppet.types.mount as mount
+import gitpuppet.types.mount.resource as mount
 from tests.integration.newtypes_apply import apply_resources, messages, statuses
 
 

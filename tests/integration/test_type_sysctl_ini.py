@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import gitpuppet.types.sysctl as sysctl
+import gitpuppet.types.sysctl.resource as sysctl
 from tests.integration.newtypes_apply import apply_resources, messages, statuses
 
 # Only logs martian packets seen on the loopback interface: safe to flip in a test.

@@ -236,3 +236,20 @@ def test_sources_text_deb822() -> None:
     assert "Trusted: yes" in sources_text(flat, None).decode()
     assert key_suffix(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n") == ".asc"
     assert key_suffix(b"\x99\x01\x0d") == ".gpg"
+
+
+def test_specs_import_without_pwd_grp_or_pygit2() -> None:
+    """The specs are pure: importing them (as the compiler does) pulls in no machine access."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for m in ('pwd', 'grp', 'pygit2'): sys.modules[m] = None\n"
+        "import gitpuppet.types.sysctl.spec, gitpuppet.types.mount.spec\n"
+        "import gitpuppet.types.apt_source.spec, gitpuppet.types.ini_setting.spec\n"
+        "import gitpuppet.types.mount.fstab, gitpuppet.types.ini_setting.ini\n"
+        "assert not any(m.endswith('.resource') for m in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
