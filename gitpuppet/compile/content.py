@@ -20,13 +20,13 @@ class TreeSources:
         """The rendered text of templates/<name>."""
         return self.templates.render_file(name, scope, where)
 
-    def read_source(self, name: str, where: SourcePos) -> bytes:
-        """The bytes of files/<name>."""
-        path = confined_path("files", name, where, "source")
+    def read_source(self, name: str, where: SourcePos, key: str = "source") -> bytes:
+        """The bytes of files/<name> (`key`: the attribute that names it, for messages)."""
+        path = confined_path("files", name, where, key)
         try:
             return self.tree.read_bytes(path)
         except FileNotFoundError:
-            raise SourceError(where, f"source file '{name}' not found under files/") from None
+            raise SourceError(where, f"{key} file '{name}' not found under files/") from None
 
     def read_source_tree(self, name: str, where: SourcePos) -> dict[str, bytes | None]:
         """Relative path -> bytes (None for a sub-folder) of everything under files/<name>."""

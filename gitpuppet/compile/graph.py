@@ -22,7 +22,10 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
     paths = {
         getattr(r.params, r.params.namevar): r.ref for r in resources if r.params.provides_paths
     }
-    index = EdgeIndex(declared, paths)
+    by_type: dict[str, list[Resource]] = {}
+    for r in resources:
+        by_type.setdefault(r.type, []).append(r)
+    index = EdgeIndex(declared, paths, by_type=by_type)
     for res in resources:
         res.params.auto_edges(res.ref, index)
     return index.edges

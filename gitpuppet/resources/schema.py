@@ -37,7 +37,7 @@ class ContentSources(Protocol):
         """The rendered text of templates/<name>."""
         ...
 
-    def read_source(self, name: str, where: SourcePos) -> bytes:
+    def read_source(self, name: str, where: SourcePos, key: str = "source") -> bytes:
         """The bytes of files/<name>."""
         ...
 
@@ -54,6 +54,14 @@ class EdgeIndex:
     declared: set[tuple[str, str]]
     paths: dict[str, Ref]
     edges: list[Edge] = field(default_factory=list)
+    # The declared resources by type, for a spec whose edges depend on other resources'
+    # attributes (every apt package after every apt_source, nested mounts).
+    by_type: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add(self, first: Ref, then: Ref, reason: str) -> None:
+        """`first` goes before `then` (both declared)."""
+        if first != then:
+            self.edges.append(Edge(first, then, EdgeKind.AUTO, reason=reason))
 
     def need(self, first: Ref, then: Ref, reason: str) -> None:
         """`first` goes before `then`, when `first` is declared."""

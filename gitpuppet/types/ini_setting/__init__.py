@@ -1,0 +1,1 @@
+"""`ini_setting`: one key of an INI-style file (`php memory` -> memory_limit in [PHP]).."""

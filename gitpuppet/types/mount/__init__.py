@@ -1,0 +1,1 @@
+"""`mount`: an fstab entry and whether the file system is mounted now."""
