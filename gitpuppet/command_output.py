@@ -106,8 +106,7 @@ class PipeReader:
             self.pidfd = os.pidfd_open(proc.pid)
             self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         self.exited_at: float | None = None
-        # One buffer for every read: a fresh 1 MiB bytes object per read let the allocator's
-        # heap grow to ~100 MB on a loaded machine (gigabytes streamed through it).
+        # One buffer for every read: gigabytes streamed through need no 1 MiB object each.
         self.buffer = bytearray(READ_SIZE)
 
     def pump(self, until: float, exit_grace: float | None = None) -> bool:

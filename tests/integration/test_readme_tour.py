@@ -133,7 +133,10 @@ def test_the_first_set_up_line_works_as_root_where_there_is_no_sudo(tmp_path: Pa
     line = setup_lines()[0]
     here = tmp_path / "checkout"
     shutil.copytree(
-        ROOT, here, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info")
+        ROOT,
+        here,
+        ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", ".cache"),
+        symlinks=True,
     )
     env = isolated_env(tmp_path) | {"PATH": path_without("sudo", tmp_path)}
     assert bash("command -v sudo", here, env).returncode == 1
