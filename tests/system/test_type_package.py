@@ -41,7 +41,7 @@ from gitpuppet.types.package.provider import (
 )
 from gitpuppet.types.package.rpmver import evr_cmp, vercmp
 from gitpuppet.types.package.type import TYPE, default_provider_name
-from gitpuppet.types.package.type import apt as apt_provider
+from gitpuppet.types.package import apt as apt_provider
 from tests.integration import helpers
 from tests.integration.debrepo import (
     PREFIX,
