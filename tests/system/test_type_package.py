@@ -30,6 +30,7 @@ import pytest
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Change, Ref, Resource
+from gitpuppet.types.package import apt as apt_provider
 from gitpuppet.types.package.apt import explain_failure, parse_dpkg_status, parse_policy
 from gitpuppet.types.package.dnf import DnfProvider, parse_rpm_query
 from gitpuppet.types.package.pip import canonical, parse_index_versions
@@ -41,7 +42,6 @@ from gitpuppet.types.package.provider import (
 )
 from gitpuppet.types.package.rpmver import evr_cmp, vercmp
 from gitpuppet.types.package.type import TYPE, default_provider_name
-from gitpuppet.types.package import apt as apt_provider
 from tests.integration import helpers
 from tests.integration.debrepo import (
     PREFIX,
