@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.debrepo import apt_lock
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +142,8 @@ def test_the_first_set_up_line_works_as_root_where_there_is_no_sudo(tmp_path: Pa
     )
     env = isolated_env(tmp_path) | {"PATH": path_without("sudo", tmp_path)}
     assert bash("command -v sudo", here, env).returncode == 1
-    done = bash(line, here, env, timeout=600)
+    with apt_lock():  # its apt-get takes dpkg's lock, as the package tests do
+        done = bash(line, here, env, timeout=600)
     assert done.returncode in (0, 2), (done.stdout[-3000:], done.stderr[-3000:])
     assert "web01.example.com:" in done.stdout and "(noop)" in done.stdout, done.stdout[-2000:]
     assert (here / ".venv" / "bin" / "gitpuppet").exists()
