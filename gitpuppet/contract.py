@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gitpuppet.errors import ApplyError
 from gitpuppet.managed import ManagedPaths
@@ -19,6 +19,36 @@ if TYPE_CHECKING:
     # Annotations only: the contract sits at the bottom, beside model.py; the applier builds
     # the batch from gitpuppet.resources.fsutil.
     from gitpuppet.resources.fsutil import WriteBatch
+
+C = TypeVar("C")
+
+
+class Caches:
+    """What types read once for the whole run, one typed object per need.
+
+    `caches.get(AccountsCache)` makes an `AccountsCache()` on first use and hands back the same
+    object until `drop(AccountsCache)`; the class is the key, so a type reaches only what it
+    imports, and the object's fields say what is kept. Each such class is a small dataclass of
+    its own module (accounts, dpkg status, unit states), built without arguments."""
+
+    __slots__ = ("_by_kind",)
+
+    def __init__(self) -> None:
+        self._by_kind: dict[type, object] = {}
+
+    def get(self, kind: type[C]) -> C:
+        """The run's `kind` object, made on first use."""
+        found = self._by_kind.get(kind)
+        if found is None:
+            found = self._by_kind[kind] = kind()
+        return cast(C, found)
+
+    def drop(self, kind: type) -> None:
+        """Forget the run's `kind` object (after a change to what it describes)."""
+        self._by_kind.pop(kind, None)
+
+    def __contains__(self, kind: type) -> bool:
+        return kind in self._by_kind
 
 
 @dataclass(slots=True)
@@ -35,9 +65,9 @@ class ApplyContext:
     batch: WriteBatch | None = None
     # Directories already swept of stale temp files in this run.
     swept: set[str] = field(default_factory=set)
-    # What a type read once for the whole run (the installed package set, unit states), keyed
-    # by a name of the type's own; a type drops its entry after changing what it describes.
-    cache: dict[str, Any] = field(default_factory=dict)
+    # What a type read once for the whole run (the installed package set, unit states), one
+    # typed object per need (Caches); a type drops its object after changing what it describes.
+    caches: Caches = field(default_factory=Caches)
     # Every path a resource of the catalog manages (resources/managed.py): purge leaves them.
     managed: ManagedPaths = field(default_factory=ManagedPaths)
 
@@ -106,4 +136,4 @@ class ResourceType:
         return None
 
 
-__all__ = ["ApplyContext", "Change", "RefreshNotNeeded", "ResourceType", "Result"]
+__all__ = ["ApplyContext", "Caches", "Change", "RefreshNotNeeded", "ResourceType", "Result"]

@@ -2,7 +2,7 @@
 /etc/passwd, /etc/group and /etc/shadow, the shadow tools that change them, and a user's
 ~/.ssh/authorized_keys.
 
-The databases are read once per run and kept in `ctx.cache`. The cached copy is used only while
+The databases are read once per run and kept in `ctx.caches` (AccountsCache). The cached copy is used only while
 the files are unchanged (same inode, size and mtime), so an account that a package's install
 script created in the meantime is seen; a type also drops the copy after changing anything.
 """
@@ -31,7 +31,6 @@ from gitpuppet.resources.fsutil import (
 PASSWD = "/etc/passwd"
 GROUP = "/etc/group"
 SHADOW = "/etc/shadow"
-CACHE_KEY = "accounts"
 # Generous: usermod --move-home and userdel --remove copy or delete a whole home, and killing
 # them halfway would leave it split in two.
 TOOL_TIMEOUT = 900
@@ -133,12 +132,19 @@ def _read_table(path: str, min_fields: int) -> list[list[str]]:
     return rows
 
 
+@dataclass(slots=True)
+class AccountsCache:
+    """The run's copy of the account databases (ApplyContext.caches), None until read."""
+
+    accounts: Accounts | None = None
+
+
 def read_accounts(ctx: ApplyContext) -> Accounts:
     """The account databases: from the run's cache while the files are unchanged."""
     sig = _signature()
-    cached = ctx.cache.get(CACHE_KEY)
-    if isinstance(cached, Accounts) and cached.signature == sig:
-        return cached
+    cache = ctx.caches.get(AccountsCache)
+    if cache.accounts is not None and cache.accounts.signature == sig:
+        return cache.accounts
     users: dict[str, UserEntry] = {}
     for f in _read_table(PASSWD, 7):
         if f[2].isdigit() and f[3].isdigit() and f[0] not in users:
@@ -148,14 +154,13 @@ def read_accounts(ctx: ApplyContext) -> Accounts:
         if f[2].isdigit() and f[0] not in groups:
             members = tuple(m for m in f[3].split(",") if m)
             groups[f[0]] = GroupEntry(f[0], int(f[2]), members)
-    accounts = Accounts(users, groups, sig)
-    ctx.cache[CACHE_KEY] = accounts
-    return accounts
+    cache.accounts = Accounts(users, groups, sig)
+    return cache.accounts
 
 
 def forget_accounts(ctx: ApplyContext) -> None:
     """Drop the cached databases (after a change, so the next read sees it)."""
-    ctx.cache.pop(CACHE_KEY, None)
+    ctx.caches.drop(AccountsCache)
 
 
 def check_name(kind: str, name: str) -> None:

@@ -19,15 +19,25 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitpuppet.errors import ApplyError
+
+if TYPE_CHECKING:
+    from gitpuppet.contract import Caches
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 DIR_NOFOLLOW = DIR_FLAGS | os.O_NOFOLLOW
 MAX_LINKS = 40
-CACHE_KEY = "safepath.dirs"
+
+
+@dataclass(slots=True)
+class SafeDirs:
+    """The directories a safe walk found this run, by path: (st_dev, st_ino). A later open of
+    the same path reopens it directly while it is still that directory (ApplyContext.caches)."""
+
+    known: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class MissingParent(ApplyError):
@@ -96,14 +106,14 @@ def _components(path: str) -> list[str]:
     return [c for c in path.split("/") if c not in ("", ".")]
 
 
-def open_parent(path: str, cache: dict[str, Any] | None = None) -> Parent:
+def open_parent(path: str, caches: Caches | None = None) -> Parent:
     """Open the directory that holds `path` (absolute) safely; the caller closes it.
 
-    `cache` is the run's ApplyContext.cache. Raises MissingParent, UnsafePath or ApplyError."""
+    `caches` is the run's ApplyContext.caches (SafeDirs). Raises MissingParent, UnsafePath or ApplyError."""
     directory, name = os.path.split(path)
     if not name or name in (".", ".."):
         raise ApplyError(f"{path} does not name an entry in a directory")
-    known: dict[str, tuple[int, int]] = cache.setdefault(CACHE_KEY, {}) if cache is not None else {}
+    known = caches.get(SafeDirs).known if caches is not None else {}
     again = _reopen(directory, known.get(directory))
     if again is not None:
         return Parent(again[0], name, path, again[1], True)

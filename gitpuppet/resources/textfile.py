@@ -54,7 +54,7 @@ class TextEditType(ResourceType):
         """The directory of the file to edit: with follow, the one a link at the path points
         into (a link only root could have made; at most MAX_LINKS of them)."""
         path = self.path(res)
-        at = open_parent(path, ctx.cache)
+        at = open_parent(path, ctx.caches)
         for _ in range(MAX_LINKS):
             st = at.lstat()
             if st is None or not stat.S_ISLNK(st.st_mode):
@@ -73,7 +73,7 @@ class TextEditType(ResourceType):
                         hint="give the real path",
                     )
                 target = readlink(at)
-            at = open_parent(os.path.join(at.dir_path, target), ctx.cache)
+            at = open_parent(os.path.join(at.dir_path, target), ctx.caches)
         at.close()
         raise ApplyError(f"{path}: too many levels of symbolic links")
 

@@ -40,7 +40,7 @@ def _kind(st: os.stat_result) -> str:
 def read_whole(path: str, ctx: ApplyContext) -> WholeFile:
     """What is at `path` now, read without following a link (read only)."""
     try:
-        at = open_parent(path, ctx.cache)
+        at = open_parent(path, ctx.caches)
     except MissingParent:
         return WholeFile(path)
     with at:
@@ -89,7 +89,7 @@ def write_whole(
 ) -> None:
     """Replace `path` with `data`, root-owned: temp file beside it, fsync, rename; the old
     content is backed up. A directory at the path is an error, a link is replaced."""
-    with open_parent(path, ctx.cache) as at:
+    with open_parent(path, ctx.caches) as at:
         st = at.lstat()
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise ApplyError(f"{path} is a directory", hint="remove it, or choose another name")
@@ -114,7 +114,7 @@ def _root_owned(st: os.stat_result, mode: int) -> bool:
 def remove_whole(path: str, ctx: ApplyContext, sensitive: bool = False) -> None:
     """Remove the file (or link) at `path`, its content backed up; nothing there is fine."""
     try:
-        at = open_parent(path, ctx.cache)
+        at = open_parent(path, ctx.caches)
     except MissingParent:
         return
     with at:

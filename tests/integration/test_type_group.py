@@ -21,7 +21,7 @@ from gitpuppet.apply.engine import apply_catalog
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError, SourceError
 from gitpuppet.model import Catalog, Resource, Status
-from gitpuppet.resources.accounts import CACHE_KEY, read_accounts
+from gitpuppet.resources.accounts import AccountsCache, read_accounts
 from gitpuppet.types import get_type
 from tests.integration import test_type_support as support
 from tests.integration.test_type_support import attrs_changed, changes_of, converge, make
@@ -315,7 +315,7 @@ def test_the_cache_is_read_once_and_dropped_after_a_change(made: Made, ctx: Appl
     assert read_accounts(ctx) is first  # files unchanged: the run's copy
     name = made.name()
     converge(make("group", name), ctx)
-    assert ctx.cache.get(CACHE_KEY) is not first
+    assert ctx.caches.get(AccountsCache).accounts is not first
     assert name in read_accounts(ctx).groups
 
 

@@ -87,7 +87,7 @@ class FileType(ResourceType):
         Read through the parent directory's descriptor (safepath), never through a link."""
         p: FileParams = res.params
         try:
-            at = open_parent(p.path, ctx.cache)
+            at = open_parent(p.path, ctx.caches)
         except MissingParent:
             return FileState(None)
         with at:
@@ -142,7 +142,7 @@ class FileType(ResourceType):
         p: FileParams = res.params
         # A sensitive resource's old content is kept (restorable) but marked: never shown.
         backups = BackupStore(ctx.state_dir, res.sensitive) if p.backup else None
-        with open_parent(p.path, ctx.cache) as at:
+        with open_parent(p.path, ctx.caches) as at:
             self._apply_at(at, p, cur, changes, ctx, backups)
 
     def _apply_at(

@@ -63,7 +63,7 @@ def _run(argv: list[str], what: str) -> None:
 def _check_point(p: MountParams, ctx: ApplyContext) -> None:
     """The mount point is a directory nobody but root can swap for a link."""
     try:
-        at = open_parent(p.name, ctx.cache)
+        at = open_parent(p.name, ctx.caches)
     except MissingParent as exc:
         raise ApplyError(f"mount point {p.name}: {exc.message}", hint=exc.hint) from None
     with at:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
 
 from gitpuppet.contract import ApplyContext
@@ -42,6 +41,7 @@ from gitpuppet.errors import ApplyError
 from gitpuppet.types.package.provider import (
     Available,
     Installed,
+    PackageCache,
     Provider,
     ProviderBlocked,
     Spec,
@@ -60,10 +60,6 @@ VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+~:-]*")
 # dpkg states where the package's files are in place (triggers only wait to run).
 INSTALLED_STATES = ("installed", "triggers-awaited", "triggers-pending")
 BROKEN_STATES = ("half-installed", "unpacked", "half-configured")
-
-_STATUS_KEY = "package.apt.installed"
-_AVAILABLE_KEY = "package.apt.available"
-_ARCH_KEY = "package.apt.arch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,16 +223,28 @@ def _dpkg_reason(output: str) -> str:
     return ""
 
 
+@dataclass(slots=True)
+class AptCache(PackageCache):
+    """What apt read this run: dpkg's status file parsed, keyed by the file's identity (inode,
+    mtime, size); the native architecture; and `apt-cache policy` answers (PackageCache)."""
+
+    status: tuple[tuple[int, int, int], dict[str, list[DpkgEntry]]] | None = None
+    arch: str | None = None
+
+    def forget_installed(self) -> None:
+        self.status = None
+
+
 class AptProvider(Provider):
     name = "apt"
+    commands = ("apt-get", "apt-cache", "dpkg")
+    default_for = {"os.family": ("Debian",), "package_manager": ("apt",)}
     sources = "the apt sources"
     unknown_hint = "check the name or run apt-get update"
+    cache_type = AptCache
     lock_wait: float = LOCK_WAIT
 
-    def unusable(self) -> str | None:
-        for tool in ("apt-get", "apt-cache", "dpkg"):
-            if shutil.which(tool) is None:
-                return f"{tool} is not installed"
+    def confine(self) -> str | None:
         if not os.path.exists(DPKG_STATUS):
             return f"{DPKG_STATUS} does not exist"
         return None
@@ -261,18 +269,18 @@ class AptProvider(Provider):
         except OSError as exc:
             raise ApplyError(f"cannot read {DPKG_STATUS}: {exc.strerror}") from None
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cached = ctx.cache.get(_STATUS_KEY)
-        if cached is None or cached[0] != key:
+        cache = ctx.caches.get(AptCache)
+        if cache.status is None or cache.status[0] != key:
             with open(DPKG_STATUS, encoding="utf-8", errors="replace") as fh:
-                cached = (key, parse_dpkg_status(fh.read()))
-            ctx.cache[_STATUS_KEY] = cached
-        return cached[1]
+                cache.status = (key, parse_dpkg_status(fh.read()))
+        return cache.status[1]
 
     def _native_arch(self, ctx: ApplyContext) -> str:
-        if _ARCH_KEY not in ctx.cache:
+        cache = ctx.caches.get(AptCache)
+        if cache.arch is None:
             result = run_tool(["dpkg", "--print-architecture"], timeout=QUERY_TIMEOUT)
-            ctx.cache[_ARCH_KEY] = result.stdout.strip()
-        return str(ctx.cache[_ARCH_KEY])
+            cache.arch = result.stdout.strip()
+        return cache.arch
 
     def installed(self, name: str, ctx: ApplyContext) -> Installed:
         base, _, arch = name.partition(":")
@@ -287,7 +295,7 @@ class AptProvider(Provider):
         return entries[0].state
 
     def available(self, names: list[str], ctx: ApplyContext) -> dict[str, Available | None]:
-        known: dict[str, Available | None] = ctx.cache.setdefault(_AVAILABLE_KEY, {})
+        known = ctx.caches.get(AptCache).available
         missing = sorted({n for n in names if n not in known})
         for start in range(0, len(missing), POLICY_CHUNK):
             chunk = missing[start : start + POLICY_CHUNK]
@@ -354,9 +362,6 @@ class AptProvider(Provider):
             self._run(self._apt_get(verb, *names), what)
         finally:
             self.forget(ctx)
-
-    def forget(self, ctx: ApplyContext) -> None:
-        ctx.cache.pop(_STATUS_KEY, None)
 
 
 def _names(specs: list[Spec]) -> str:

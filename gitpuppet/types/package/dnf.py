@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import dataclass
 
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
 from gitpuppet.types.package.provider import (
     Available,
     Installed,
+    PackageCache,
     Provider,
     ProviderBlocked,
     Spec,
@@ -40,8 +42,18 @@ NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+-]*")
 VERSION_RE = re.compile(r"[A-Za-z0-9_.+~^:-]+")
 QUERY_FORMAT = "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n"
 
-_INSTALLED_KEY = "package.dnf.installed"
-_AVAILABLE_KEY = "package.dnf.available"
+
+@dataclass(slots=True)
+class DnfCache(PackageCache):
+    """What dnf read this run: `rpm -qa` parsed (name -> [(evr, arch)]), or None when its
+    output was too long to keep whole (then each name is asked alone); `read` says whether it
+    was read at all. Plus repoquery answers (PackageCache)."""
+
+    installed: dict[str, list[tuple[str, str]]] | None = None
+    read: bool = False
+
+    def forget_installed(self) -> None:
+        self.installed, self.read = None, False
 
 
 def parse_rpm_query(text: str) -> dict[str, list[tuple[str, str]]]:
@@ -93,15 +105,16 @@ def explain_failure(output: str, what: str) -> ApplyError:
 
 class DnfProvider(Provider):
     name = "dnf"
+    commands = ("rpm",)
+    default_for = {"os.family": ("RedHat",), "package_manager": ("dnf", "yum")}
     sources = "the dnf repositories"
     unknown_hint = "check the name or run dnf makecache"
+    cache_type = DnfCache
 
     def _tool(self) -> str:
         return "dnf" if shutil.which("dnf") else "yum"
 
-    def unusable(self) -> str | None:
-        if shutil.which("rpm") is None:
-            return "rpm is not installed"
+    def confine(self) -> str | None:
         if shutil.which("dnf") is None and shutil.which("yum") is None:
             return "neither dnf nor yum is installed"
         return None
@@ -123,15 +136,16 @@ class DnfProvider(Provider):
         return not w_release or w_release == release
 
     def _read_all(self, ctx: ApplyContext) -> dict[str, list[tuple[str, str]]] | None:
-        if _INSTALLED_KEY not in ctx.cache:
+        cache = ctx.caches.get(DnfCache)
+        if not cache.read:
             result = run_tool(["rpm", "-qa", "--qf", QUERY_FORMAT], timeout=QUERY_TIMEOUT)
             if result.returncode != 0:
                 raise explain_failure(result.output, "rpm -qa")
             # Output past run_command's capture limit comes back cut: then ask per package.
             whole = not result.stdout.startswith("[...]")
-            ctx.cache[_INSTALLED_KEY] = parse_rpm_query(result.stdout) if whole else None
-        table: dict[str, list[tuple[str, str]]] | None = ctx.cache[_INSTALLED_KEY]
-        return table
+            cache.installed = parse_rpm_query(result.stdout) if whole else None
+            cache.read = True
+        return cache.installed
 
     def installed(self, name: str, ctx: ApplyContext) -> Installed:
         table = self._read_all(ctx)
@@ -150,7 +164,7 @@ class DnfProvider(Provider):
         return Installed(newest)
 
     def available(self, names: list[str], ctx: ApplyContext) -> dict[str, Available | None]:
-        known: dict[str, Available | None] = ctx.cache.setdefault(_AVAILABLE_KEY, {})
+        known = ctx.caches.get(DnfCache).available
         missing = sorted({n for n in names if n not in known})
         if missing:
             argv = [self._tool(), "-q", "repoquery", "--qf", "%{name} %{evr} %{arch}\\n"]

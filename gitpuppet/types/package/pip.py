@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+from dataclasses import dataclass
 
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
 from gitpuppet.types.package.provider import (
     Available,
     Installed,
+    PackageCache,
     Provider,
     ProviderBlocked,
     Spec,
@@ -36,8 +37,16 @@ NAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 VERSION_RE = re.compile(r"[A-Za-z0-9.+!_-]+")
 PIP = [PYTHON, "-m", "pip", "--disable-pip-version-check", "--no-input"]
 
-_INSTALLED_KEY = "package.pip.installed"
-_AVAILABLE_KEY = "package.pip.available"
+
+@dataclass(slots=True)
+class PipCache(PackageCache):
+    """What pip read this run: `pip list` (canonical name -> version), None until read; plus
+    `pip index versions` answers (PackageCache)."""
+
+    installed: dict[str, str] | None = None
+
+    def forget_installed(self) -> None:
+        self.installed = None
 
 
 def canonical(name: str) -> str:
@@ -84,12 +93,12 @@ def explain_failure(output: str, what: str) -> ApplyError:
 
 class PipProvider(Provider):
     name = "pip"
+    commands = (PYTHON,)  # never a default: only where a resource names it
     sources = "the Python package index"
     unknown_hint = "check the name, and pip's index settings"
+    cache_type = PipCache
 
-    def unusable(self) -> str | None:
-        if shutil.which(PYTHON) is None:
-            return f"{PYTHON} is not installed"
+    def confine(self) -> str | None:
         if run_tool([PYTHON, "-m", "pip", "--version"], timeout=QUERY_TIMEOUT).returncode != 0:
             return f"pip is not installed for {PYTHON} (python3-pip)"
         return None
@@ -101,15 +110,16 @@ class PipProvider(Provider):
         return None if VERSION_RE.fullmatch(version) else f"'{version}' is not a Python version"
 
     def installed(self, name: str, ctx: ApplyContext) -> Installed:
-        if _INSTALLED_KEY not in ctx.cache:
+        cache = ctx.caches.get(PipCache)
+        if cache.installed is None:
             result = run_tool([*PIP, "list", "--format=json"], timeout=QUERY_TIMEOUT)
             if result.returncode != 0:
                 raise explain_failure(result.output, "pip list")
-            ctx.cache[_INSTALLED_KEY] = parse_pip_list(result.stdout)
-        return Installed(ctx.cache[_INSTALLED_KEY].get(canonical(name)))
+            cache.installed = parse_pip_list(result.stdout)
+        return Installed(cache.installed.get(canonical(name)))
 
     def available(self, names: list[str], ctx: ApplyContext) -> dict[str, Available | None]:
-        known: dict[str, Available | None] = ctx.cache.setdefault(_AVAILABLE_KEY, {})
+        known = ctx.caches.get(PipCache).available
         for name in names:
             if name not in known:
                 result = run_tool([*PIP, "index", "versions", name], timeout=QUERY_TIMEOUT)

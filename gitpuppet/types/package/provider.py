@@ -1,18 +1,22 @@
 """What every package provider implements, and the data the package type exchanges with it.
 
 A provider reads (`installed`, `available`) and changes (`install`, `remove`) packages. Reads are
-cached in `ctx.cache` for the run; a provider drops its installed set after every change.
+kept for the run in the provider's own cache object (`cache_type`, in `ctx.caches`); a provider
+drops its installed set after every change. Where a provider works and where it is the default
+is declared as for every provider (gitpuppet/types/provider.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from gitpuppet.command import CommandResult, run_command
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
+from gitpuppet.types import provider as base
 
 # `ensure` values that are not versions; `present` is `installed`, `purged` is `absent` plus the
 # package's configuration files (apt), the same as `absent` elsewhere.
@@ -56,21 +60,30 @@ class PackageState:
     available: Available | None = None  # read only when the diff needs it
 
 
+@dataclass(slots=True)
+class PackageCache:
+    """What one provider read this run: its installed set (each provider's subclass says in
+    what form; dropped after a change) and what the sources offer per name (None: no such
+    package)."""
+
+    available: dict[str, Available | None] = field(default_factory=dict)
+
+    def forget_installed(self) -> None:
+        """Drop the installed set, so that the next read sees a change."""
+        raise NotImplementedError
+
+
 class ProviderBlocked(ApplyError):
     """The package manager cannot do anything right now (its lock is held, an earlier run was
     interrupted, no root): trying the batch's packages one by one would not help."""
 
 
-class Provider:
+class Provider(base.Provider):
     """Base of apt, dnf and pip: reading is cached per run, changing is one command a batch."""
 
-    name = ""
     sources = "the package sources"  # where packages come from, for messages
     unknown_hint = "check the name"  # what to do about a name the sources do not have
-
-    def unusable(self) -> str | None:
-        """Why this provider cannot work on this machine, or None when it can."""
-        raise NotImplementedError
+    cache_type: ClassVar[type[PackageCache]] = PackageCache
 
     def check_name(self, name: str) -> str | None:
         """What is wrong with a package name, or None."""
@@ -100,10 +113,15 @@ class Provider:
         """Remove these in one command; ApplyError on failure."""
         raise NotImplementedError
 
+    def cache(self, ctx: ApplyContext) -> PackageCache:
+        """This provider's cache object for the run."""
+        return ctx.caches.get(self.cache_type)
+
     def forget(self, ctx: ApplyContext) -> None:
-        """Drop what was read about installed packages (after a change)."""
-        for key in [k for k in ctx.cache if k.startswith(f"package.{self.name}.installed")]:
-            del ctx.cache[key]
+        """Drop what was read about installed packages (after a change), and the providers
+        found unusable (the change may have brought their tools)."""
+        self.cache(ctx).forget_installed()
+        ctx.caches.get(base.ProviderChecks).forget_unusable()
 
 
 def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """`package`: installed (or present), latest, absent, purged, or an exact version (SPEC §3.2).
 
 The provider (apt, dnf, pip) is the `provider` attribute, else chosen from the facts (os family,
-then package manager). Packages that become ready together are changed in one package-manager
+then package manager), through the one provider choice of gitpuppet/types/provider.py. Packages that become ready together are changed in one package-manager
 call per kind: removals first (so a package being replaced is gone before its successor comes),
 then installs. When a combined call fails, each package of it is tried alone, so one bad package
 fails only its own resource, with the tool's output attached.
@@ -12,13 +12,13 @@ A change is `Change("ensure", old, new)` with versions, None standing for "not i
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from gitpuppet.contract import ApplyContext, ResourceType
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Ref, Resource
+from gitpuppet.types.package import apt, dnf, pip
 from gitpuppet.types.package.provider import (
     KEYWORDS,
     Available,
@@ -29,69 +29,35 @@ from gitpuppet.types.package.provider import (
     Spec,
 )
 from gitpuppet.types.package.spec import PackageParams
+from gitpuppet.types.provider import Providers
 
-PROVIDERS = ("apt", "dnf", "pip")
-# facts os.family -> provider, then facts package_manager -> provider.
-BY_FAMILY = {"Debian": "apt", "RedHat": "dnf"}
-BY_MANAGER = {"apt": "apt", "dnf": "dnf", "yum": "dnf"}
+# In order: with no facts at all, the first of these with defaults that works here is taken.
+PROVIDERS: Providers[Provider] = Providers(
+    "package",
+    (apt.PROVIDER, dnf.PROVIDER, pip.PROVIDER),
+    facts=("os.family", "package_manager"),
+)
 
 Item = tuple[Resource, Any, list[Change]]
 
 
 def load_provider(name: str) -> Provider:
-    """The provider module's PROVIDER (imported on first use)."""
-    module = importlib.import_module(f"gitpuppet.types.package.{name}")
-    provider: Provider = module.PROVIDER
-    return provider
+    """The provider called `name` (one of PROVIDERS)."""
+    found = PROVIDERS.named(name)
+    if found is None:
+        raise ApplyError(f"no package provider named '{name}'")
+    return found
 
 
 def default_provider_name(facts: dict[str, Any]) -> str | None:
     """The provider the facts point to (os family, then package manager), or None."""
-    os_facts = facts.get("os")
-    family = os_facts.get("family") if isinstance(os_facts, dict) else None
-    if family in BY_FAMILY:
-        return BY_FAMILY[family]
-    return BY_MANAGER.get(str(facts.get("package_manager")))
+    found = PROVIDERS.default(facts)
+    return found[0].name if found and found[0] else None
 
 
 def choose_provider(p: PackageParams, ctx: ApplyContext) -> Provider:
     """The provider for a resource, usable on this machine, or an ApplyError that says why not."""
-    name = p.provider or default_provider_name(ctx.facts)
-    if name is None:
-        if ctx.facts:
-            family = (ctx.facts.get("os") or {}).get("family", "unknown")
-            raise ApplyError(
-                f"no package provider for this system (os family {family})",
-                hint="set provider: apt, dnf or pip",
-            )
-        # No facts at all (a type used on its own): take the first provider that works here.
-        for candidate in ("apt", "dnf"):
-            if _why_unusable(load_provider(candidate), ctx) is None:
-                return load_provider(candidate)
-        raise ApplyError("no package provider works on this system (neither apt nor dnf)")
-    provider = load_provider(name)
-    why = _why_unusable(provider, ctx)
-    if why is not None:
-        suggested = default_provider_name(ctx.facts)
-        hint = (
-            f"this system's facts point to provider {suggested}"
-            if suggested
-            not in (
-                None,
-                name,
-            )
-            else None
-        )
-        raise ApplyError(f"provider {name} is not usable on this system: {why}", hint=hint)
-    return provider
-
-
-def _why_unusable(provider: Provider, ctx: ApplyContext) -> str | None:
-    key = f"package.{provider.name}.unusable"
-    if key not in ctx.cache:
-        ctx.cache[key] = provider.unusable()
-    reason: str | None = ctx.cache[key]
-    return reason
+    return PROVIDERS.choose(p.provider, ctx.facts, ctx.caches)
 
 
 def wanted(p: PackageParams) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gitpuppet.command import CommandResult, run_command
 from gitpuppet.errors import ApplyError
+from gitpuppet.types import provider as base
 
 # A clean environment for the init system's tools: the agent's own (a venv's PATH, a user's
 # pager or colours) is not theirs to see.
@@ -46,14 +47,9 @@ class ServiceState:
     main_pid: int = 0
 
 
-class Provider:
-    """One init system's way of reading and changing services."""
-
-    name = ""
-
-    def unusable(self) -> str | None:
-        """Why this provider cannot work on this machine, or None when it can."""
-        raise NotImplementedError
+class Provider(base.Provider):
+    """One init system's way of reading and changing services (where it works and where it is
+    the default: gitpuppet/types/provider.py)."""
 
     def unit_name(self, name: str) -> str:
         """The name the init system knows the service by (`nginx` -> `nginx.service`)."""

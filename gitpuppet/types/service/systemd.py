@@ -104,8 +104,9 @@ def state_of(unit: str, props: dict[str, str], enabled: str | None = None) -> Se
 
 class SystemdProvider(Provider):
     name = "systemd"
+    default_for = {"init": ("systemd",)}
 
-    def unusable(self) -> str | None:
+    def confine(self) -> str | None:
         if not os.path.isdir("/run/systemd/system"):
             return "systemd is not running on this machine (there is no /run/systemd/system)"
         return None

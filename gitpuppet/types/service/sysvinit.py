@@ -60,8 +60,9 @@ def rc_links(name: str, etc: Path = ETC) -> tuple[bool, bool]:
 
 class SysvinitProvider(Provider):
     name = "sysvinit"
+    default_for = {"init": ("sysvinit",)}
 
-    def unusable(self) -> str | None:
+    def confine(self) -> str | None:
         if not INIT_D.is_dir():
             return f"there is no {INIT_D} on this machine"
         return None

@@ -2,7 +2,8 @@
 reload) it when something it subscribes to changes (SPEC §3.2).
 
 The provider (systemd.py, sysvinit.py) is the resource's `provider`, else the `init` fact,
-else what this machine runs (systemd when /run/systemd/system exists). Each resource's state is
+else what this machine runs (systemd when /run/systemd/system exists), through the one provider
+choice of gitpuppet/types/provider.py. Each resource's state is
 read at its own turn, in one call: earlier resources of the same run (a package whose install
 script starts its daemon, a unit file, an exec) may change it, so a state read ahead would be
 stale. The read after a change doubles as the applier's verification read.
@@ -10,12 +11,14 @@ stale. The read after a change doubles as the applier's verification read.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from gitpuppet.contract import ApplyContext, RefreshNotNeeded, ResourceType
+from gitpuppet.contract import ApplyContext, Caches, RefreshNotNeeded, ResourceType
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import Change, Ref, Resource
+from gitpuppet.types.provider import Providers, Wording
 from gitpuppet.types.service.common import (
     ENABLE_WORDS,
     MISSING,
@@ -28,38 +31,35 @@ from gitpuppet.types.service.spec import ServiceParams
 from gitpuppet.types.service.systemd import SystemdProvider
 from gitpuppet.types.service.sysvinit import SysvinitProvider
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (SystemdProvider(), SysvinitProvider())}
-# ctx.cache keys: the state read after a change (taken by the verification read) and the state
-# read by current() (used by a refresh delivered right after it).
-AFTER_CHANGE = "service.after_change"
-SEEN = "service.seen"
+PROVIDERS: Providers[Provider] = Providers(
+    "service",
+    (SystemdProvider(), SysvinitProvider()),
+    facts=("init",),
+    wording=Wording(
+        unusable="provider {name} (from {source}) cannot work here: {why}",
+        named_hint="remove provider: {name} to use this machine's init system",
+        default_hint="set provider: to this machine's init system",
+        no_default="no service provider for init system '{value}' (from the init fact)",
+    ),
+)
 
 
-def detected_init() -> str:
-    """The init system this machine runs, as the `init` fact says it."""
-    return "systemd" if os.path.isdir("/run/systemd/system") else "sysvinit"
+@dataclass(slots=True)
+class ServiceStates:
+    """Unit states handed from one step of the run to the next (ApplyContext.caches): the state
+    `apply` read after its change, taken by the applier's verification read (`current`), and
+    the state `current` read, taken by a refresh delivered right after it."""
+
+    after_change: dict[Ref, ServiceState] = field(default_factory=dict)
+    seen: dict[Ref, ServiceState] = field(default_factory=dict)
 
 
-def choose_provider(p: ServiceParams, facts: dict[str, Any]) -> Provider:
+def choose_provider(
+    p: ServiceParams, facts: Mapping[str, Any], caches: Caches | None = None
+) -> Provider:
     """The resource's provider, else the one the facts name, else this machine's; raises
     ApplyError saying why when it cannot work here."""
-    name = p.provider or facts.get("init") or detected_init()
-    source = "provider" if p.provider else "the init fact" if facts.get("init") else "this machine"
-    provider = PROVIDERS.get(str(name))
-    if provider is None:
-        raise ApplyError(
-            f"no service provider for init system '{name}' (from {source})",
-            hint="set provider: systemd or provider: sysvinit",
-        )
-    why = provider.unusable()
-    if why:
-        hint = (
-            f"remove provider: {name} to use this machine's init system"
-            if p.provider
-            else "set provider: to this machine's init system"
-        )
-        raise ApplyError(f"provider {name} (from {source}) cannot work here: {why}", hint=hint)
-    return provider
+    return PROVIDERS.choose(p.provider, facts, caches)
 
 
 def wanted_enable(p: ServiceParams) -> str | None:
@@ -98,21 +98,16 @@ class ServiceType(ResourceType):
     @staticmethod
     def _resolve(res: Resource, ctx: ApplyContext) -> tuple[Provider, str]:
         p: ServiceParams = res.params
-        provider = choose_provider(p, ctx.facts)
+        provider = choose_provider(p, ctx.facts, ctx.caches)
         return provider, provider.unit_name(p.name)
-
-    @staticmethod
-    def _states(ctx: ApplyContext, key: str) -> dict[Ref, ServiceState]:
-        states: dict[Ref, ServiceState] = ctx.cache.setdefault(key, {})
-        return states
 
     def current(self, res: Resource, ctx: ApplyContext) -> ServiceState:
         p: ServiceParams = res.params
         provider, unit = self._resolve(res, ctx)
-        state = self._states(ctx, AFTER_CHANGE).pop(res.ref, None) or provider.read(unit)
+        state = ctx.caches.get(ServiceStates).after_change.pop(res.ref, None) or provider.read(unit)
         if not state.found and p.ensure is None and p.enable is None:
             raise provider.not_found(unit)  # nothing declared: only its refresh could need it
-        self._states(ctx, SEEN)[res.ref] = state
+        ctx.caches.get(ServiceStates).seen[res.ref] = state
         return state
 
     def diff(self, cur: Any, res: Resource, ctx: ApplyContext) -> list[Change]:
@@ -149,7 +144,7 @@ class ServiceType(ResourceType):
             raise ApplyError(
                 f"{unit} started but stopped again at once", output=provider.status_output(unit)
             )
-        self._states(ctx, AFTER_CHANGE)[res.ref] = after
+        ctx.caches.get(ServiceStates).after_change[res.ref] = after
 
     @staticmethod
     def refresh_absorbed(changes: list[Change]) -> bool:
@@ -161,7 +156,7 @@ class ServiceType(ResourceType):
     def refresh(self, res: Resource, ctx: ApplyContext) -> str | None:
         p: ServiceParams = res.params
         provider, unit = self._resolve(res, ctx)
-        state = self._states(ctx, SEEN).pop(res.ref, None) or provider.read(unit)
+        state = ctx.caches.get(ServiceStates).seen.pop(res.ref, None) or provider.read(unit)
         if not state.found:
             raise provider.not_found(unit)
         if state.active != RUNNING:
