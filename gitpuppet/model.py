@@ -138,6 +138,10 @@ class Change:
     diff: str | None = None
     redacted: bool = False
 
+    def hidden(self) -> Change:
+        """This change with its values and diff replaced: what a sensitive one shows."""
+        return Change(self.attr, REDACTED, REDACTED, redacted=True)
+
 
 @dataclass(slots=True)
 class Result:
@@ -151,3 +155,10 @@ class Result:
     refreshed: bool = False
     resource: Resource | None = None
     output: str | None = None  # what a failed command printed, kept for the report
+
+    def __post_init__(self) -> None:
+        # Made with its changes (outside the applier's walk): a sensitive resource's values are
+        # hidden from the start. The walk fills changes in later and redacts when it settles
+        # the result (redact.Redactor.result).
+        if self.changes and self.resource is not None and self.resource.sensitive:
+            self.changes = [c.hidden() for c in self.changes]

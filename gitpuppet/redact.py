@@ -10,7 +10,10 @@ Two kinds of secret reach output by accident:
   (`exec:[sensitive 3f2a1c]`, see `model.sensitive_label`) in every message, and blanks the
   resource's own values in its own messages.
 
-Both are applied where text leaves the program (run output, reports, the summary, status, errors).
+A run's results are redacted once, where the applier settles each one (`Redactor.result`):
+everything that prints or records results (run output, reports, failures.json) takes them as
+they are. Other texts are redacted where they leave the program (messages, the summary, status,
+errors, `gitpuppet node`'s attributes through `shown_attrs`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from gitpuppet.model import REDACTED, Ref, Resource, sensitive_label
+from gitpuppet.model import REDACTED, Change, Ref, Resource, Result, sensitive_label
 
 MASK = "***"
 
@@ -101,6 +104,24 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+def shown_change(c: Change) -> Change:
+    """A change as output may show it: hidden when redacted, URL credentials blanked."""
+    if c.redacted:
+        return c.hidden()
+    diff = redact_url(c.diff) if c.diff else c.diff
+    return Change(c.attr, redact_value(c.old), redact_value(c.new), diff)
+
+
+def shown_attrs(res: Resource, attrs: dict[str, Any]) -> dict[str, Any]:
+    """A resource's attributes for display: every value of a sensitive resource and the spec's
+    secret attributes (a password hash) hidden, URL credentials blanked."""
+    secret = res.params.secret_attrs
+    return {
+        key: REDACTED if res.sensitive or key in secret else redact_value(value)
+        for key, value in attrs.items()
+    }
+
+
 def shown_define(res: Resource) -> str | None:
     """The define use a resource came from, as output names it (a sensitive one by a label)."""
     if res.define is None or not res.sensitive:
@@ -148,3 +169,16 @@ class Redactor:
             for secret in secret_values(res):
                 text = text.replace(secret, REDACTED)
         return text
+
+    def result(self, res: Resource, result: Result) -> None:
+        """Redact `result` in place, once, when the applier settles it: its message, its
+        changes (all hidden for a sensitive resource) and a command's output (dropped for a
+        sensitive resource: it may echo the secret)."""
+        result.message = self.message(res, result.message)
+        if res.sensitive:
+            result.changes = [c.hidden() for c in result.changes]
+            result.output = None
+            return
+        result.changes = [shown_change(c) for c in result.changes]
+        if result.output:
+            result.output = redact_url(result.output)

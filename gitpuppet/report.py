@@ -11,8 +11,8 @@ from typing import Any
 
 from gitpuppet.apply.engine import ApplyOutcome
 from gitpuppet.atomic import StateWriteError
-from gitpuppet.model import REDACTED, Change, Result, Status
-from gitpuppet.redact import redact_url, redact_value, shown_define
+from gitpuppet.model import Change, Result, Status
+from gitpuppet.redact import redact_url, shown_define
 from gitpuppet.state import read_json, write_json_atomic
 
 # What a report keeps of one change's diff and of a failed command's output: the report is read
@@ -48,15 +48,11 @@ def shown_result(result: str | None, noop: bool) -> str | None:
     return "pending changes" if noop and result == "changed" else result
 
 
-def _change_json(c: Change, sensitive: bool, budget: _DiffBudget) -> dict[str, Any]:
-    # A sensitive resource is redacted here too, whatever its type did: the report is the last
-    # place a secret could leak from.
-    if c.redacted or sensitive:
-        return {"attribute": c.attr, "old": REDACTED, "new": REDACTED, "redacted": True}
-    old, new = redact_value(c.old), redact_value(c.new)
-    out: dict[str, Any] = {"attribute": c.attr, "old": old, "new": new, "redacted": False}
+def _change_json(c: Change, budget: _DiffBudget) -> dict[str, Any]:
+    # Already redacted where the applier settled the result (redact.Redactor.result).
+    out: dict[str, Any] = {"attribute": c.attr, "old": c.old, "new": c.new, "redacted": c.redacted}
     if c.diff:
-        out["diff"] = budget.take(redact_url(c.diff))
+        out["diff"] = budget.take(c.diff)
     return out
 
 
@@ -69,9 +65,9 @@ def capped(text: str, cap: int) -> str:
 
 
 def _result_json(r: Result, budget: _DiffBudget) -> dict[str, Any]:
-    """One resource's entry: reference, class, source position, status, changes, message, time."""
+    """One resource's entry: reference, class, source position, status, changes, message, time
+    (the result comes redacted from the applier)."""
     res = r.resource
-    sensitive = bool(res and res.sensitive)
     out: dict[str, Any] = {
         "ref": res.label if res else str(r.ref),
         "class": res.klass if res else None,
@@ -80,14 +76,14 @@ def _result_json(r: Result, budget: _DiffBudget) -> dict[str, Any]:
         "file": res.pos.file if res else None,
         "line": res.pos.line if res else None,
         "status": r.status.value,
-        "changes": [_change_json(c, sensitive, budget) for c in r.changes],
-        "message": redact_url(r.message),
+        "changes": [_change_json(c, budget) for c in r.changes],
+        "message": r.message,
         "seconds": round(r.seconds, 6),
     }
     if r.refreshed:
         out["refreshed"] = True
-    if r.output and not sensitive:
-        out["output"] = capped(redact_url(r.output), OUTPUT_CAP)
+    if r.output:
+        out["output"] = capped(r.output, OUTPUT_CAP)
     return out
 
 

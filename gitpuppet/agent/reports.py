@@ -129,7 +129,7 @@ def build_failures(end: RunEnd) -> list[dict[str, Any]]:
         out.append(
             {
                 "ref": redact_url(res.label if res else str(r.ref)),
-                "message": redact_url(r.message),
+                "message": r.message,  # redacted where the applier settled it
                 "file": res.pos.file if res else None,
                 "line": res.pos.line if res else None,
             }

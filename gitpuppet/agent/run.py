@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitpuppet.agent.commit import commit_source, compile_commit, has_module_record, mark_applied
 from gitpuppet.agent.disable import RunDisabled
 from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
@@ -326,13 +327,13 @@ def _apply_chosen(
             tree = commit_source(config, repo, candidate)
             catalog = compile_commit(repo, candidate, pulled.node, facts, config.branch, tree)
             outcome = apply(candidate, 0, catalog, tree)
-            _mark(repo, candidate, outcome, noop, config, tree)
+            mark_applied(repo, candidate, outcome, noop, config, tree)
             return AgentRun(
                 outcome.exit_code, candidate, pulled.node, messages, outcome, pulled.fetch
             )
         except GitpuppetError as exc:
             messages.append(f"commit {candidate[:12]} does not compile: {exc}")
-            if fallback == candidate and not _has_module_record(config, candidate):
+            if fallback == candidate and not has_module_record(config, candidate):
                 fallback = None  # the same compile again; with modules, the ones recorded
     if fallback is None:
         raise NothingApplied(
@@ -346,84 +347,5 @@ def _apply_chosen(
         outcome = apply(fallback, FALLBACK, catalog, tree)
     except GitpuppetError as exc:
         raise NothingApplied(f"{'; '.join(messages)}; and it failed too: {exc}") from None
-    _mark(repo, fallback, outcome, noop, config, tree)
+    mark_applied(repo, fallback, outcome, noop, config, tree)
     return AgentRun(outcome.exit_code, fallback, pulled.node, messages, outcome, pulled.fetch, True)
-
-
-class CompileFailure(GitpuppetError):
-    """The compiler failed in a way it did not report itself (RecursionError, MemoryError...)."""
-
-
-def commit_source(
-    config: AgentConfig, repo: NodeRepo, commit: str, fallback: bool = False
-) -> SourceTree:
-    """The tree of `commit` with its modules (SPEC §9): fetched as needed, or, for the
-    fallback, exactly the module commits it was applied with (nothing fetched)."""
-    from gitpuppet.modules import cache_for, recorded_for, with_modules
-
-    cache = cache_for(config)
-    recorded = recorded_for(cache.root, commit) if fallback else None
-    return with_modules(repo.tree(commit), cache, offline=fallback, recorded=recorded)
-
-
-def _has_module_record(config: AgentConfig, commit: str) -> bool:
-    from gitpuppet.modules import cache_for, recorded_for
-
-    return recorded_for(cache_for(config).root, commit) is not None
-
-
-def compile_commit(
-    repo: NodeRepo,
-    commit: str,
-    node: str,
-    facts: dict[str, Any],
-    environment: str | None,
-    tree: SourceTree | None = None,
-) -> Catalog:
-    """The catalog of `commit`; every failure, ours or not, is a GitpuppetError (nothing has
-    been changed yet, so the run can fall back to the applied commit)."""
-    from gitpuppet.compile import compile_catalog
-
-    try:
-        return compile_catalog(tree or repo.tree(commit), node, facts, environment)
-    except GitpuppetError:
-        raise
-    except RecursionError:
-        raise CompileFailure(
-            "the compile ran out of stack (data or templates nested too deep)",
-            "flatten the nesting in the last change of the control repo",
-        ) from None
-    except MemoryError:
-        raise CompileFailure(
-            "the compile ran out of memory (a huge expansion in data or templates?)",
-            "look for YAML aliases or template loops in the last change of the control repo",
-        ) from None
-    except Exception as exc:  # any bug of the compiler must not stop the fallback
-        raise CompileFailure(
-            f"internal compiler failure: {type(exc).__name__}: {exc}",
-            "please report it; the applied commit is used meanwhile",
-        ) from exc
-
-
-def _mark(
-    repo: NodeRepo,
-    commit: str,
-    outcome: RunOutcome,
-    noop: bool,
-    config: AgentConfig,
-    tree: SourceTree,
-) -> None:
-    """Keep the applied and last good commits as refs (state.json has them too), and the
-    module commits the applied one was applied with."""
-    if noop:
-        return
-    repo.mark("applied", commit)
-    from gitpuppet.modules import cache_for, record_applied
-
-    try:
-        record_applied(cache_for(config).root, commit, tree)
-    except GitpuppetError as exc:
-        outcome.messages.append(f"cannot record the module commits applied: {exc}")
-    stopped = outcome.outcome is not None and outcome.outcome.stopped
-    if not outcome.counts.get("failed") and not stopped:  # a run cut short is not "good"
-        repo.mark("last-good", commit)

@@ -44,7 +44,8 @@ class Walk:
     noop: bool
     types: TypeLookup
     refreshes: Refreshes
-    # Messages name other resources ("dependency X failed"): sensitive ones by their label.
+    # Redacts each result as it settles: messages name other resources ("dependency X failed"),
+    # sensitive ones by their label; a sensitive resource's values are hidden.
     redactor: Redactor
     incoming: dict[Ref, list[Ref]] = field(default_factory=dict)
     refresh_out: dict[Ref, list[Ref]] = field(default_factory=dict)
@@ -332,7 +333,7 @@ class Walk:
             # A simulated change triggers no refresh; say which ones a real run would do.
             would = "would refresh " + ", ".join(map(str, targets))
             result.message = _join(result.message, would)
-        result.message = self.redactor.message(res, result.message)
+        self.redactor.result(res, result)  # the one place results are redacted
 
     def _refreshable(self, ref: Ref) -> bool:
         rtype = self.lookup(ref.type)

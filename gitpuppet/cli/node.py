@@ -10,8 +10,8 @@ import click
 from gitpuppet.cli.app import App, common_options
 from gitpuppet.cli.common import inspect_facts, node_name, open_tree
 from gitpuppet.compile.source import module_of
-from gitpuppet.model import REDACTED, Catalog, Ref, Resource
-from gitpuppet.redact import redact_value, shown_define
+from gitpuppet.model import Catalog, Ref, Resource
+from gitpuppet.redact import shown_attrs, shown_define
 
 if TYPE_CHECKING:
     from gitpuppet.compile import Compiled, SourceTree
@@ -22,12 +22,7 @@ def resource_attrs(res: Resource) -> dict[str, Any]:
 
     Every value of a sensitive resource, a user's password hash and URL credentials are
     redacted."""
-    out = _plain_attrs(res)
-    secret = res.params.secret_attrs
-    for key, value in out.items():
-        hidden = res.sensitive or key in secret
-        out[key] = REDACTED if hidden else redact_value(value)
-    return out
+    return shown_attrs(res, _plain_attrs(res))
 
 
 def _plain_attrs(res: Resource) -> dict[str, Any]:

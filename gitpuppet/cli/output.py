@@ -12,7 +12,6 @@ from typing import TextIO
 import click
 
 from gitpuppet.model import Change, Resource, Result, Status
-from gitpuppet.redact import redact_url
 
 PROGRESS_AFTER = 2.0  # seconds: shorter runs finish before a progress line would help
 OUTPUT_LINES = 10  # lines of a failed command's output shown; the report keeps all of it
@@ -102,17 +101,18 @@ class RunPrinter:
     def _print_result(self, r: Result) -> None:
         self._clear_progress()
         click.echo(self._style(line_for(r), r.status))
-        sensitive = bool(r.resource and r.resource.sensitive)
-        if r.status == Status.FAILED and r.output and not sensitive:
+        # The result comes redacted from the applier (redact.Redactor.result): a sensitive one
+        # has no output and no diffs left to show.
+        if r.status == Status.FAILED and r.output:
             lines = r.output.strip().splitlines()
             for text in lines[:OUTPUT_LINES]:
-                click.echo(f"    | {redact_url(text)}")
+                click.echo(f"    | {text}")
             if len(lines) > OUTPUT_LINES:
                 click.echo(f"    | … {len(lines) - OUTPUT_LINES} more lines in the report")
-        if self.show_diff and not sensitive:
+        if self.show_diff:
             for c in r.changes:
-                if c.diff and not c.redacted:
-                    click.echo(redact_url(c.diff.rstrip("\n")))
+                if c.diff:
+                    click.echo(c.diff.rstrip("\n"))
 
     def stop_progress(self) -> None:
         """End the progress line (before the summary, or when the run ends early)."""
@@ -163,11 +163,10 @@ def shown_ref(r: Result) -> str:
 
 def line_for(r: Result) -> str:
     """`file:/etc/motd: content changed`, `package:curl: would change ensure (absent -> 7.88)`,
-    `…: failed: why`. A sensitive resource shows its label and no values."""
+    `…: failed: why`. A sensitive resource shows its label, and its changes come hidden."""
     ref = shown_ref(r)
-    sensitive = r.resource is not None and r.resource.sensitive
     attrs = ", ".join(c.attr for c in r.changes)
-    values = "" if sensitive else _values(r.changes)
+    values = _values(r.changes)
     note = "; ".join(part for part in (values, r.message) if part)
     note = f" ({note})" if note else ""
     if r.status == Status.CHANGED:
@@ -212,7 +211,7 @@ def _short(value: object) -> str | None:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (str, int, float)):
-        text = redact_url(str(value))
+        text = str(value)
         if len(text) <= VALUE_WIDTH and "\n" not in text:
             return text
     return None

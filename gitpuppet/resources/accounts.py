@@ -18,7 +18,7 @@ from gitpuppet.command import CommandResult, run_command
 from gitpuppet.contract import ApplyContext
 from gitpuppet.errors import ApplyError
 from gitpuppet.model import REDACTED, Change
-from gitpuppet.resources.checks import is_account_name, is_crypt_hash
+from gitpuppet.resources.checks import is_account_name
 from gitpuppet.resources.fsutil import (
     commit_temp,
     group_name,
@@ -169,16 +169,6 @@ def check_name(kind: str, name: str) -> None:
         raise ApplyError(
             f"'{name}' is not a valid {kind} name",
             hint="use letters, digits, '_', '-' and '.', not starting with '-', at most 32",
-        )
-
-
-def check_password_hash(password: str) -> None:
-    """Refuse what is not a crypt(3) hash, without ever naming the value."""
-    if not is_crypt_hash(password):
-        raise ApplyError(
-            "password is not a crypt(3) hash (the value is not shown: it is sensitive)",
-            hint="give the hash, e.g. from `mkpasswd -m yescrypt` or `openssl passwd -6`, "
-            "never the plain password",
         )
 
 

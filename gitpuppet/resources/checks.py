@@ -258,5 +258,5 @@ def account_problems(kind: str, name: str, number: int | None, key: str) -> Prob
             )
         )
     if number is not None and number < 0:
-        errs.append((key, f"{key} must be 0 or more, not {number}"))
+        errs.append((key, f"{key} must be 0 or more, not {number} (a negative id)"))
     return errs

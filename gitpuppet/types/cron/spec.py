@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from gitpuppet.model import Ref
+from gitpuppet.resources.checks import is_account_name
 from gitpuppet.resources.coerce import MAP, STR, STR_OR_INT
 from gitpuppet.resources.schema import EdgeIndex, Params, attr
 
@@ -135,7 +136,7 @@ def job_problems(p: CronParams) -> list[tuple[str, str]]:
         errs.append(("command", "cron needs a command"))
     elif "\n" in p.command or "\r" in p.command:
         errs.append(("command", "a cron command must be one line"))
-    if not p.user or not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?", p.user):
+    if not is_account_name(p.user):
         errs.append(("user", f"'{p.user}' is not a user name"))
     if p.special is not None:
         given = [f for f in CRON_FIELDS if str(getattr(p, f)) != "*"]

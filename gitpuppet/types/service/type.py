@@ -115,16 +115,12 @@ class ServiceType(ResourceType):
 
     def apply(self, res: Resource, cur: Any, changes: list[Change], ctx: ApplyContext) -> None:
         p: ServiceParams = res.params
+        for _attr, problem in p.check():  # the spec's check, for params built some other way
+            raise ApplyError(problem)
         state: ServiceState = cur
         provider, unit = self._resolve(res, ctx)
         want_enable = wanted_enable(p)
         attrs = {c.attr for c in changes}
-        if p.ensure == RUNNING and want_enable == "mask":
-            raise ApplyError(
-                "ensure: running and enable: mask contradict each other (a masked unit cannot "
-                "start)",
-                hint="use enable: false to keep it from starting at boot only",
-            )
         if not state.found and want_enable != "mask":
             raise provider.not_found(unit)
         provider.prepare(state)

@@ -38,11 +38,15 @@ class UserParams(Params):
     )
 
     def check(self) -> list[tuple[str, str]]:
+        """The one check of a user's values: the compiler runs it, and the type again before
+        it reads anything (types/user/type.py:check_params)."""
         errs = account_problems("user", self.name, self.uid, "uid")
         if isinstance(self.gid, int) and self.gid < 0:
             errs.append(("gid", f"gid must be 0 or more, not {self.gid}"))
         if self.home is not None and not os.path.isabs(self.home):
-            errs.append(("home", f"home '{self.home}' is not absolute"))
+            errs.append(
+                ("home", f"home '{self.home}' is not absolute: it is not an absolute path from /")
+            )
         if self.password is not None and not is_crypt_hash(self.password):
             errs.append(
                 (
@@ -53,7 +57,12 @@ class UserParams(Params):
             )
         for key in self.authorized_keys or []:
             if "\n" in key or "\r" in key:
-                errs.append(("authorized_keys", "each authorized key must be one line"))
+                errs.append(
+                    (
+                        "authorized_keys",
+                        "each authorized key must be one line (one spans several lines)",
+                    )
+                )
                 break
         return errs
 

@@ -21,7 +21,6 @@ from gitpuppet.resources.accounts import (
     KeysState,
     UserEntry,
     check_name,
-    check_password_hash,
     count_keys,
     forget_accounts,
     keys_change,
@@ -45,24 +44,15 @@ class UserState:
 
 
 def check_params(p: UserParams) -> None:
-    """Errors the compiler's schema does not catch, raised before anything is read."""
+    """The spec's check again, raised before anything is read (params built some other way):
+    the names as the shadow tools take them, then `UserParams.check`, the one source."""
     check_name("user", p.name)
     if isinstance(p.gid, str) and not p.gid.isdigit():
         check_name("group", p.gid)
     for group in p.groups or ():
         check_name("group", group)
-    if p.uid is not None and p.uid < 0:
-        raise ApplyError(f"uid {p.uid} of user {p.name} is negative")
-    if p.home is not None and not os.path.isabs(p.home):
-        raise ApplyError(f"home '{p.home}' of user {p.name} is not an absolute path")
-    if p.password is not None:
-        check_password_hash(p.password)
-    for key in p.authorized_keys or ():
-        if "\n" in key.strip():
-            raise ApplyError(
-                f"an authorized key of user {p.name} spans several lines",
-                hint="give one key per list item",
-            )
+    for _attr, problem in p.check():
+        raise ApplyError(f"user {p.name}: {problem}")
 
 
 def wanted_gid(p: UserParams, accounts: Accounts) -> int | None:
