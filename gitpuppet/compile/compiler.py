@@ -70,13 +70,18 @@ class Compiler(ParamResolution, EdgeResolution):
     """Builds the catalog of one node. Use `compile_catalog` rather than this directly."""
 
     def __init__(
-        self, tree: SourceTree, node_name: str, facts: dict[str, Any], environment: str | None
+        self,
+        tree: SourceTree,
+        node_name: str,
+        facts: dict[str, Any],
+        environment: str | None,
+        yaml: YamlCache | None = None,
     ) -> None:
         self.tree = tree
         self.node_name = node_name.lower()
         self.facts = facts
         self.environment = environment
-        self.yaml = YamlCache(tree)
+        self.yaml = yaml if yaml is not None and yaml.tree is tree else YamlCache(tree)
         self.templates = Templates(tree)
         self.sources = TreeSources(tree, self.templates)
         self.resources: list[Resource] = []

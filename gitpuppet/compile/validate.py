@@ -95,7 +95,7 @@ def validate_tree(
         facts = _facts(name, facts_for, decls, result)
         if facts is None:
             continue
-        compiled = compile_node(tree, name, facts, environment, collect=True)
+        compiled = compile_node(tree, name, facts, environment, collect=True, yaml=yaml_cache)
         report.errors = [str(e) for e in _without_cascades(compiled.errors)]
         for problem in report.errors:
             errors.add(problem, name)
