@@ -12,8 +12,9 @@ from typing import Any
 import jinja2
 
 from gitpuppet.compile import compile_node
-from gitpuppet.compile.compiler import CLASS_KEYS, DEFINE_KEYS, load_settings
+from gitpuppet.compile.compiler import CLASS_KEYS, load_settings
 from gitpuppet.compile.datacheck import data_key_problems, hierarchy_problems
+from gitpuppet.compile.declare import DEFINE_KEYS
 from gitpuppet.compile.loader import PosDict, YamlCache
 from gitpuppet.compile.modspec import parse_modules
 from gitpuppet.compile.nodes import (
