@@ -109,7 +109,7 @@ def data_warnings(tree: SourceTree, compiled: Compiled, facts: dict[str, Any]) -
 
     names = [*compiled.var_names, *(str(k) for k in facts)]
     found = hierarchy_problems(compiled.levels, names)
-    found += data_key_problems(YamlCache(tree))
+    found += data_key_problems(compiled.yaml or YamlCache(tree))
     return [str(p) for p in found]
 
 

@@ -12,6 +12,7 @@ from gitpuppet.model import Catalog
 
 if TYPE_CHECKING:
     from gitpuppet.compile.data import Level
+    from gitpuppet.compile.loader import YamlCache
 
 __all__ = ["DirTree", "SourceTree", "compile_catalog", "compile_node", "lookup_value"]
 
@@ -25,6 +26,9 @@ class Compiled:
     errors: list[GitpuppetError] = field(default_factory=list)
     levels: list[Level] = field(default_factory=list)
     var_names: list[str] = field(default_factory=list)  # the node's vars (for "did you mean")
+    # The tree's YAML as this compile parsed it: what looks at the data after the compile
+    # (datacheck) reads it from here instead of parsing every data file again.
+    yaml: YamlCache | None = None
 
 
 def compile_node(
@@ -33,15 +37,19 @@ def compile_node(
     facts: dict[str, Any],
     environment: str | None = None,
     collect: bool = False,
+    yaml: YamlCache | None = None,
 ) -> Compiled:
     """Compile `node_name` keeping the data levels; with `collect`, a failed class, resource
-    entry or edge does not end the compile, and every error is returned instead of raised."""
+    entry or edge does not end the compile, and every error is returned instead of raised.
+
+    `yaml`: the tree's parsed YAML to share (validate compiles many nodes of one tree, and
+    nothing in a compile changes what it loaded)."""
     from gitpuppet.compile.compiler import Compiler
 
-    compiler = Compiler(tree, node_name, facts, environment)
+    compiler = Compiler(tree, node_name, facts, environment, yaml)
     if collect:
         compiler.errors = []
-    out = Compiled(None)
+    out = Compiled(None, yaml=compiler.yaml)
     enabled = gc.isenabled()
     gc.disable()  # as compile_catalog
     try:

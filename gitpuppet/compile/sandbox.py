@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from types import FunctionType
 from typing import Any
 
 import jinja2
@@ -31,11 +31,18 @@ from gitpuppet.compile import limits
 from gitpuppet.compile.limits import RenderLimit
 
 _HOOKS = ("gp_loop", "gp_emit", "gp_concat")
+_SCALARS = frozenset({str, int, float, bool})
+_UNKNOWN = frozenset[str]()
+_MAPPING_NAMES: dict[type, frozenset[str] | None] = {}
 _STR_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join"}
 
 
 class _Budget:
-    """Steps and emitted characters of the render in progress (nested renders share it)."""
+    """Steps and emitted characters of the render in progress (nested renders share it).
+
+    `with budget:` is one top-level render: the counters start from zero, and a render nested
+    in it (a lookup inside a template) shares them. A class, not a generator context manager:
+    it is entered for every render (tens of thousands per compile)."""
 
     __slots__ = ("depth", "emitted", "steps")
 
@@ -43,6 +50,15 @@ class _Budget:
         self.depth = 0
         self.steps = 0
         self.emitted = 0
+
+    def __enter__(self) -> None:
+        if self.depth == 0:
+            self.steps = 0
+            self.emitted = 0
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
 
 
 class LimitedTemplate(jinja2.Template):
@@ -93,18 +109,9 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
 
     # -- the budget -------------------------------------------------------------------------
 
-    @contextmanager
-    def render_budget(self) -> Iterator[None]:
-        """One top-level render: the counters start from zero (a nested render shares them)."""
-        budget = self.budget
-        if budget.depth == 0:
-            budget.steps = 0
-            budget.emitted = 0
-        budget.depth += 1
-        try:
-            yield
-        finally:
-            budget.depth -= 1
+    def render_budget(self) -> _Budget:
+        """One top-level render (`with env.render_budget():`): see _Budget."""
+        return self.budget
 
     def charge_step(self) -> None:
         budget = self.budget
@@ -127,14 +134,40 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         return self.binop_table[operator](left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        __self.charge_step()
-        owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, (str, bytes)) and getattr(__obj, "__name__", "") in _STR_METHODS:
-            limits.check_str_method(owner, __obj.__name__, args)
+        budget = __self.budget
+        budget.steps += 1
+        if budget.steps > limits.MAX_STEPS:
+            __self.charge_step()  # raises
+        if __obj.__class__ is not FunctionType:  # a plain function (lookup) is no str method
+            owner = getattr(__obj, "__self__", None)
+            if isinstance(owner, (str, bytes)) and getattr(__obj, "__name__", "") in _STR_METHODS:
+                limits.check_str_method(owner, __obj.__name__, args)
         result = super().call(__context, __obj, *args, **kwargs)
-        if limits.length(result) > limits.MAX_SIZE:
-            raise limits.too_big("a call's result", limits.length(result))
+        size = limits.length(result)
+        if size > limits.MAX_SIZE:
+            raise limits.too_big("a call's result", size)
         return result
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`obj.attribute`. On a mapping whose instances have no attribute of that name (a
+        dict's keys are most of what templates read), the item, as the sandbox's own getattr
+        would find it after its failed attribute lookup; anything else goes to that getattr."""
+        names = _MAPPING_NAMES.get(obj.__class__, _UNKNOWN)
+        if names is _UNKNOWN:
+            names = _mapping_names(obj.__class__)
+        if names is None or attribute in names:
+            return super().getattr(obj, attribute)
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError):
+            return self.undefined(obj=obj, name=attribute)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # A str, int, float or bool is neither internal nor mutable: what the sandbox decides
+        # for one comes down to the leading underscore (without its isinstance checks).
+        if obj.__class__ in _SCALARS:
+            return not attr.startswith("_")
+        return super().is_safe_attribute(obj, attr, value)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
@@ -170,7 +203,10 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         if not isinstance(value, str):
             limits.check_text("a printed value", value)
             value = str(value)
-        self.charge_text(len(value))
+        budget = self.budget
+        budget.emitted += len(value)
+        if budget.emitted > limits.MAX_EMIT:
+            self.charge_text(0)  # raises
         return value
 
     @jinja2.pass_context
@@ -194,6 +230,20 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         tree = super()._parse(source, name, filename)
         _add_counting(tree)
         return tree
+
+
+def _mapping_names(cls: type) -> frozenset[str] | None:
+    """Every attribute name an instance of `cls` can have, when `cls` is a dict (or a dict
+    subclass with slots: no instance __dict__, no __getattr__); None for any other class."""
+    plain = (
+        issubclass(cls, dict)
+        and cls.__dictoffset__ == 0
+        and cls.__getattribute__ is dict.__getattribute__
+        and not hasattr(cls, "__getattr__")
+    )
+    names = frozenset(dir(cls)) if plain else None
+    _MAPPING_NAMES[cls] = names
+    return names
 
 
 def _hook(name: str, *args: nodes.Expr, lineno: int) -> nodes.Filter:

@@ -12,8 +12,9 @@ from typing import Any
 import jinja2
 
 from gitpuppet.compile import compile_node
-from gitpuppet.compile.compiler import CLASS_KEYS, DEFINE_KEYS, load_settings
+from gitpuppet.compile.compiler import CLASS_KEYS, load_settings
 from gitpuppet.compile.datacheck import data_key_problems, hierarchy_problems
+from gitpuppet.compile.declare import DEFINE_KEYS
 from gitpuppet.compile.loader import PosDict, YamlCache
 from gitpuppet.compile.modspec import parse_modules
 from gitpuppet.compile.nodes import (
@@ -95,7 +96,7 @@ def validate_tree(
         facts = _facts(name, facts_for, decls, result)
         if facts is None:
             continue
-        compiled = compile_node(tree, name, facts, environment, collect=True)
+        compiled = compile_node(tree, name, facts, environment, collect=True, yaml=yaml_cache)
         report.errors = [str(e) for e in _without_cascades(compiled.errors)]
         for problem in report.errors:
             errors.add(problem, name)

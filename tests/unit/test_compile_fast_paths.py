@@ -208,3 +208,51 @@ def test_define_uses_share_nothing_mutable(tmp_path: Path) -> None:
     assert one.attr_pos == two.attr_pos and one.attr_pos is not two.attr_pos
     assert str(one.attr_pos["mode"]) == "defines/d.yaml:4"
     assert one.tags == two.tags == {"file", "a", "d"}
+
+
+class _CountingTree(DirTree):
+    """A directory repo that counts how often each file is read."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: dict[str, int] = {}
+
+    def read_bytes(self, path: str) -> bytes:
+        self.reads[path] = self.reads.get(path, 0) + 1
+        return super().read_bytes(path)
+
+
+def _three_nodes(tmp_path: Path) -> _CountingTree:
+    (tmp_path / "nodes.yaml").write_text(
+        "".join(f"n{i}.example.com: {{classes: [a]}}\n" for i in range(3))
+    )
+    (tmp_path / "classes").mkdir()
+    (tmp_path / "classes" / "a.yaml").write_text(
+        "params: {port: ~}\nresources:\n  - file: /srv/a\n    content: '{{ port }}'\n"
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "common.yaml").write_text("a: {port: 80, prot: 1}\n")
+    return _CountingTree(tmp_path)
+
+
+def test_validate_parses_each_file_once_for_all_nodes(tmp_path: Path) -> None:
+    from gitpuppet.compile.validate import validate_tree
+
+    tree = _three_nodes(tmp_path)
+    result = validate_tree(tree, lambda name: {"fqdn": name})
+    assert result.ok and sorted(result.nodes) == [f"n{i}.example.com" for i in range(3)]
+    assert any("has no parameter 'prot'" in w for w in result.warnings)  # the data check ran
+    assert tree.reads["data/common.yaml"] == 1
+    assert tree.reads["classes/a.yaml"] == 1
+
+
+def test_node_data_check_reads_what_the_compile_parsed(tmp_path: Path) -> None:
+    from gitpuppet.cli.node import data_warnings
+    from gitpuppet.compile import compile_node
+
+    tree = _three_nodes(tmp_path)
+    facts = {"fqdn": "n0.example.com"}
+    compiled = compile_node(tree, "n0.example.com", facts)
+    warnings = data_warnings(tree, compiled, facts)
+    assert [w for w in warnings if "has no parameter 'prot'" in w]
+    assert tree.reads["data/common.yaml"] == 1
