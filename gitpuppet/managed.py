@@ -13,29 +13,6 @@ from dataclasses import dataclass
 
 from gitpuppet.model import Resource
 
-CRON_DIR = "/etc/cron.d"  # as resources/cron.py writes it
-
-
-def _paths_of(res: Resource) -> tuple[list[str], bool]:
-    """The absolute paths one resource writes, and whether it owns what is inside them too (a
-    git checkout, a home, a recursive directory); a plain directory does not: an enclosing
-    purge still sweeps its contents, as Puppet's does."""
-    p = res.params
-    if res.type == "file":
-        return [p.path], bool(p.recurse)
-    if res.type == "git":
-        return [p.path], True
-    if res.type == "line":
-        return [p.path], False
-    if res.type == "cron":
-        return [os.path.join(CRON_DIR, p.name)], False
-    if res.type == "host":
-        return [p.target], False
-    if res.type == "user" and p.ensure != "absent":
-        home = p.home or (f"/home/{p.name}" if p.managehome else None)
-        return ([home] if home else []), True
-    return [], False
-
 
 @dataclass(frozen=True, slots=True)
 class ManagedPaths:
@@ -50,7 +27,8 @@ def managed_paths(resources: Iterable[Resource]) -> ManagedPaths:
     paths: set[str] = set()
     subtrees: set[str] = set()
     for res in resources:
-        found, whole = _paths_of(res)
+        written = getattr(res.params, "paths_written", None)  # each type's spec says which
+        found, whole = written() if written is not None else ([], False)
         for path in found:
             if isinstance(path, str) and os.path.isabs(path):
                 paths.add(os.path.normpath(path))

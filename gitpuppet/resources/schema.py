@@ -119,6 +119,11 @@ class Params:
         the shared text checks (a newline is reported as a newline first)."""
         return []
 
+    def paths_written(self) -> tuple[list[str], bool]:
+        """The absolute paths this resource writes, and whether it owns what is inside them
+        too (a checkout, a home): a `purge` elsewhere never removes them (managed.py)."""
+        return [], False
+
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
         """Add the automatic edges that end (or start) at this resource to `index`."""
 

@@ -48,6 +48,9 @@ class CronParams(Params):
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
         index.need_account("user", self.user, ref)
 
+    def paths_written(self) -> tuple[list[str], bool]:
+        return [f"/etc/cron.d/{self.name}"], False
+
 
 _NAME_RULE = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -165,3 +165,6 @@ class FileParams(Params):
                 return {"tree": sources.read_source_tree(source, where)}
             return {"data": sources.read_source(source, where)}
         return {}
+
+    def paths_written(self) -> tuple[list[str], bool]:
+        return [self.path], bool(self.recurse)

@@ -47,3 +47,6 @@ class GitParams(Params):
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
         index.need_path(posixpath.dirname(self.path), ref, "automatic: parent directory")
         owner_edges(ref, self.owner, self.group, index)
+
+    def paths_written(self) -> tuple[list[str], bool]:
+        return [self.path], True

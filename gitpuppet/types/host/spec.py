@@ -36,3 +36,6 @@ class HostParams(Params):
             if problem:
                 return [(key, problem)]
         return []
+
+    def paths_written(self) -> tuple[list[str], bool]:
+        return [self.target], False

@@ -43,6 +43,9 @@ class IniSettingParams(Params):
         found = files.get(self.path)
         return [(found, ref)] if found is not None else []
 
+    def paths_written(self) -> tuple[list[str], bool]:
+        return [self.path], False
+
 
 def setting_problems(p: IniSettingParams) -> list[tuple[str, str]]:
     """What makes the setting impossible to write or to find again."""

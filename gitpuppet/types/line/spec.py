@@ -72,3 +72,6 @@ class LineParams(Params):
 
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
         index.need_path(self.path, ref, "automatic: its file")
+
+    def paths_written(self) -> tuple[list[str], bool]:
+        return [self.path], False

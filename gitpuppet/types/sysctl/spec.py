@@ -55,6 +55,9 @@ class SysctlParams(Params):
         found = files.get(SYSCTL_DIR)
         return [(found, ref)] if found is not None and self.persist else []
 
+    def paths_written(self) -> tuple[list[str], bool]:
+        return ([f"{SYSCTL_DIR}/{file_name(self.name)}"] if self.persist else []), False
+
 
 def normal_value(value: str) -> str:
     return " ".join(value.split())

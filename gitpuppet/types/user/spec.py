@@ -97,3 +97,9 @@ class UserParams(Params):
                     )
             else:
                 index.need(Ref("group", name), ref, "automatic: its group")
+
+    def paths_written(self) -> tuple[list[str], bool]:
+        if self.ensure == "absent":
+            return [], False
+        home = self.home or (f"/home/{self.name}" if self.managehome else None)
+        return ([home] if home else []), True
