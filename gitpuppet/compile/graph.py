@@ -25,7 +25,12 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
     by_type: dict[str, list[Resource]] = {}
     for r in resources:
         by_type.setdefault(r.type, []).append(r)
-    index = EdgeIndex(declared, paths, by_type=by_type)
+    accounts = {
+        (r.params.account_kind, getattr(r.params, r.params.namevar)): r.ref
+        for r in resources
+        if r.params.account_kind
+    }
+    index = EdgeIndex(declared, paths, by_type=by_type, accounts=accounts)
     for res in resources:
         res.params.auto_edges(res.ref, index)
     return index.edges

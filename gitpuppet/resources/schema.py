@@ -57,6 +57,8 @@ class EdgeIndex:
     # The declared resources by type, for a spec whose edges depend on other resources'
     # attributes (every apt package after every apt_source, nested mounts).
     by_type: dict[str, list[Any]] = field(default_factory=dict)
+    # (account kind, name) -> the resource managing that account (a spec's `account_kind`).
+    accounts: dict[tuple[str, str], Ref] = field(default_factory=dict)
 
     def add(self, first: Ref, then: Ref, reason: str) -> None:
         """`first` goes before `then` (both declared)."""
@@ -75,9 +77,11 @@ class EdgeIndex:
             self.edges.append(Edge(found, then, EdgeKind.AUTO, reason=reason))
 
     def need_account(self, kind: str, name: object, then: Ref) -> None:
-        """The user or group named `name` (a number names none) goes before `then`."""
-        if isinstance(name, str):
-            self.need(Ref(kind, name), then, f"automatic: its {kind}")
+        """The resource managing the `kind` account ("user" or "group") named `name` goes
+        before `then` (a number names none)."""
+        found = self.accounts.get((kind, name)) if isinstance(name, str) else None
+        if found is not None and found != then:
+            self.edges.append(Edge(found, then, EdgeKind.AUTO, reason=f"automatic: its {kind}"))
 
 
 class Params:
@@ -96,6 +100,9 @@ class Params:
     secret_attrs: ClassVar[frozenset[str]] = frozenset()
     # True when other resources find this type's resources by path in `EdgeIndex.paths`.
     provides_paths: ClassVar[bool] = False
+    # The kind of account ("user", "group") this type manages, named by its namevar: other
+    # types' owner, group and user attributes are ordered after it (EdgeIndex.need_account).
+    account_kind: ClassVar[str | None] = None
 
     @classmethod
     def resolve(

@@ -12,6 +12,7 @@ from gitpuppet.resources.schema import Params, Problems, attr
 @dataclass(slots=True)
 class GroupParams(Params):
     type_name = "group"
+    account_kind = "group"
     name: str = attr(STR, doc="the group name (the title)")
     ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
     gid: int | None = attr(INT, doc="the numeric group id")

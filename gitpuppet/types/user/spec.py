@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from gitpuppet.model import Edge, EdgeKind, Ref
+from gitpuppet.model import Ref
 from gitpuppet.resources.checks import (
     account_problems,
     account_rules,
@@ -19,6 +19,7 @@ from gitpuppet.resources.schema import EdgeIndex, Params, Problems, attr
 @dataclass(slots=True)
 class UserParams(Params):
     type_name = "user"
+    account_kind = "user"
     secret_attrs = frozenset({"password"})
     name: str = attr(STR, doc="the login name (the title)")
     ensure: str = attr(STR, "present", ("present", "absent"), doc="present or absent")
@@ -86,17 +87,11 @@ class UserParams(Params):
             if self.ensure == "absent":
                 # A user goes before its groups do: a group cannot be removed while it is
                 # some user's primary group.
-                if ("group", name) in index.declared:
-                    index.edges.append(
-                        Edge(
-                            ref,
-                            Ref("group", name),
-                            EdgeKind.AUTO,
-                            reason="automatic: a removed user goes before its group",
-                        )
-                    )
+                found = index.accounts.get(("group", name))
+                if found is not None:
+                    index.add(ref, found, "automatic: a removed user goes before its group")
             else:
-                index.need(Ref("group", name), ref, "automatic: its group")
+                index.need_account("group", name, ref)
 
     def paths_written(self) -> tuple[list[str], bool]:
         if self.ensure == "absent":
