@@ -27,8 +27,7 @@ def managed_paths(resources: Iterable[Resource]) -> ManagedPaths:
     paths: set[str] = set()
     subtrees: set[str] = set()
     for res in resources:
-        written = getattr(res.params, "paths_written", None)  # each type's spec says which
-        found, whole = written() if written is not None else ([], False)
+        found, whole = res.params.paths_written()  # each type's spec says which
         for path in found:
             if isinstance(path, str) and os.path.isabs(path):
                 paths.add(os.path.normpath(path))

@@ -17,10 +17,11 @@ from gitpuppet.apply.engine import ApplyOutcome, apply_catalog, count_results, e
 from gitpuppet.contract import ApplyContext, RefreshNotNeeded, ResourceType
 from gitpuppet.errors import ApplyError, SourcePos
 from gitpuppet.model import Catalog, Change, Edge, EdgeKind, Ref, Resource, Result, Status
+from gitpuppet.resources.schema import Params
 
 
 @dataclass
-class MemParams:
+class MemParams(Params):  # a real schema's base: the applier asks it for its hooks
     value: str = "v"
     fail: bool = False  # apply raises ApplyError (with command output)
     crash: bool = False  # apply raises a plain exception, as a buggy type would

@@ -14,6 +14,7 @@ from gitpuppet.contract import ApplyContext, ResourceType
 from gitpuppet.errors import ApplyError, SourcePos
 from gitpuppet.model import REDACTED, Catalog, Change, Resource, Result, Status
 from gitpuppet.report import build_report
+from gitpuppet.resources.schema import Params
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +23,7 @@ URL = f"https://{TOKEN}@git.example.com/app.git"
 
 
 @dataclass
-class LeakyParams:
+class LeakyParams(Params):  # a real schema's base: the applier asks it for its hooks
     value: str = "SECRETVALUE"
     fail: bool = False
 
