@@ -1,5 +1,5 @@
-"""`validate:` of the types that write a file's text (line; file has its own in file.py): the
-command checks the new content in its temp file before that replaces the old."""
+"""`validate:` of the types that write a file (file, line): the command checks the new content
+in its temp file before that replaces the old."""
 
 from __future__ import annotations
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitpuppet.backup import BackupStore
-from gitpuppet.command import run_command
 from gitpuppet.contract import ApplyContext, ResourceType
 from gitpuppet.errors import ApplyError
 from gitpuppet.managed import Protected
@@ -27,6 +25,7 @@ from gitpuppet.resources.fsat import (
 )
 from gitpuppet.resources.fsutil import gid_of, group_name, uid_of, unified_diff, user_name
 from gitpuppet.resources.safepath import MissingParent, Parent, open_parent
+from gitpuppet.resources.validatecmd import validate_temp
 from gitpuppet.types.file.spec import FileParams
 from gitpuppet.types.file.tree import (
     REDACTED,
@@ -38,8 +37,6 @@ from gitpuppet.types.file.tree import (
     sync_tree,
     tree_changes,
 )
-
-VALIDATE_TIMEOUT = 120
 
 
 @dataclass(slots=True)
@@ -253,7 +250,7 @@ def _write_file(
     )
     try:
         if p.validate:
-            _validate(p.validate, _temp_path(at, tmp), p.path)
+            validate_temp(p.validate, at, tmp, p.path)
         if backups is not None and was_file:
             old = cur.data if cur.data is not None else read_file(at)[0]
             backups.save(p.path, old, cur.st, ctx.batch)
@@ -261,25 +258,6 @@ def _write_file(
         os.unlink(tmp, dir_fd=at.fd)
         raise
     finish_write(at, tmp, ctx.batch)
-
-
-def _temp_path(at: Parent, tmp: str) -> str:
-    """A path for the validate command to read the temp file by: through our descriptor of
-    the directory when a user could swap the directory's path for a link meanwhile."""
-    if at.guarded:
-        return os.path.join(at.dir_path, tmp)
-    return f"/proc/{os.getpid()}/fd/{at.fd}/{tmp}"
-
-
-def _validate(command: str, tmp: str, path: str) -> None:
-    argv = [part.replace("%", tmp) for part in shlex.split(command)]
-    result = run_command(argv, timeout=VALIDATE_TIMEOUT)
-    if result.returncode != 0:
-        raise ApplyError(
-            f"validate command rejected the new content of {path} (exit {result.returncode}); "
-            "the old content is kept",
-            output=result.output,
-        )
 
 
 def _make_link(at: Parent, p: FileParams, cur: FileState, backups: BackupStore | None) -> None:
