@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gitpuppet.errors import SourceError, SourcePos
-from gitpuppet.model import Ref, Resource
+from gitpuppet.model import Ref
 from gitpuppet.resources.coerce import BOOL, STR, STRLIST
 from gitpuppet.resources.schema import ContentSources, EdgeIndex, Params, attr, internal
 
@@ -72,19 +71,13 @@ class AptSourceParams(Params):
         return {}
 
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
-        for first, then in self.edge_pairs(ref, index.paths, index.by_type):
-            index.add(first, then, "automatic: apt sources before apt packages")
-
-    def edge_pairs(
-        self, ref: Ref, files: Mapping[str, Ref], by_type: Mapping[str, Sequence[Resource]]
-    ) -> list[tuple[Ref, Ref]]:
         """Every apt package after every source (its lists are fresh by then); a source
         after the directories its files go into, when declared."""
-        edges = [(files[d], ref) for d in (SOURCES_DIR, KEYRING_DIR) if d in files]
-        for pkg in by_type.get("package", ()):
+        for folder in (SOURCES_DIR, KEYRING_DIR):
+            index.need_path(folder, ref, "automatic: the directory of its file")
+        for pkg in index.by_type.get("package", ()):
             if getattr(pkg.params, "provider", None) in (None, "apt"):
-                edges.append((ref, pkg.ref))
-        return edges
+                index.add(ref, pkg.ref, "automatic: apt sources before apt packages")
 
 
 def key_suffix(data: bytes) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gitpuppet.model import Ref, Resource
+from gitpuppet.model import Ref
 from gitpuppet.resources.coerce import STR
 from gitpuppet.resources.schema import EdgeIndex, Params, attr
 
@@ -33,15 +32,8 @@ class IniSettingParams(Params):
         return setting_problems(self)
 
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
-        for first, then in self.edge_pairs(ref, index.paths, index.by_type):
-            index.add(first, then, "automatic: the file it edits")
-
-    def edge_pairs(
-        self, ref: Ref, files: Mapping[str, Ref], by_type: Mapping[str, Sequence[Resource]]
-    ) -> list[tuple[Ref, Ref]]:
         """After the file it edits, when the catalog declares it."""
-        found = files.get(self.path)
-        return [(found, ref)] if found is not None else []
+        index.need_path(self.path, ref, "automatic: the file it edits")
 
     def paths_written(self) -> tuple[list[str], bool]:
         return [self.path], False

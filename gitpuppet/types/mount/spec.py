@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gitpuppet.model import Ref, Resource
+from gitpuppet.model import Ref
 from gitpuppet.resources.coerce import INT, STR
 from gitpuppet.resources.schema import EdgeIndex, Params, attr
 
@@ -36,24 +35,19 @@ class MountParams(Params):
         return mount_problems(self)
 
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
-        for first, then in self.edge_pairs(ref, index.paths, index.by_type):
-            index.add(first, then, "automatic: its mount point, device or the mount above it")
-
-    def edge_pairs(
-        self, ref: Ref, files: Mapping[str, Ref], by_type: Mapping[str, Sequence[Resource]]
-    ) -> list[tuple[Ref, Ref]]:
         """After its mount point's directory and its device file when declared; a nested
         mount after the one above it (before it when both go away)."""
-        edges = [(files[path], ref) for path in (self.name, self.device or "") if path in files]
-        for other in by_type.get("mount", ()):
+        for path in (self.name, self.device or ""):
+            index.need_path(path, ref, "automatic: its mount point or device")
+        for other in index.by_type.get("mount", ()):
             q: MountParams = other.params
             if other.ref != ref and _inside(self.name, q.name):
                 leaving = self.ensure in ("unmounted", "absent")
+                why = "automatic: a mount and the mount above it"
                 if leaving and q.ensure in ("unmounted", "absent"):
-                    edges.append((ref, other.ref))
+                    index.add(ref, other.ref, why)
                 else:
-                    edges.append((other.ref, ref))
-        return edges
+                    index.add(other.ref, ref, why)
 
 
 def _inside(path: str, top: str) -> bool:

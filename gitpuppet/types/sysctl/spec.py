@@ -7,10 +7,9 @@ inside it stands for a dot inside one name (`net.ipv4.conf.eth0/100.forwarding`)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gitpuppet.model import Ref, Resource
+from gitpuppet.model import Ref
 from gitpuppet.resources.coerce import BOOL, STR, STR_OR_INT
 from gitpuppet.resources.schema import EdgeIndex, Params, attr
 
@@ -45,15 +44,9 @@ class SysctlParams(Params):
         return sysctl_problems(self)
 
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
-        for first, then in self.edge_pairs(ref, index.paths, index.by_type):
-            index.add(first, then, "automatic: the directory of its file")
-
-    def edge_pairs(
-        self, ref: Ref, files: Mapping[str, Ref], by_type: Mapping[str, Sequence[Resource]]
-    ) -> list[tuple[Ref, Ref]]:
         """After the directory its file goes into, when the catalog declares it."""
-        found = files.get(SYSCTL_DIR)
-        return [(found, ref)] if found is not None and self.persist else []
+        if self.persist:
+            index.need_path(SYSCTL_DIR, ref, "automatic: the directory of its file")
 
     def paths_written(self) -> tuple[list[str], bool]:
         return ([f"{SYSCTL_DIR}/{file_name(self.name)}"] if self.persist else []), False
