@@ -3,7 +3,6 @@ pull (verifying each commit once under `verify`), the halt markers' reader, `--b
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,17 +54,12 @@ def choose_commit(
 
 
 def halt_reader(config: AgentConfig) -> FailuresOn | None:
-    """`failures_on(commit)` from the reports repository (gitpuppet.agent.reports), if any."""
+    """`failures_on(commit)` from the reports repository, if the node has one."""
     if config.reports_repo is None:
         return None
-    try:
-        module = importlib.import_module("gitpuppet.agent.reports")
-    except ImportError:
-        return None
-    reader = getattr(module, "failures_on", None)
-    if reader is None:
-        return None
-    return lambda commit: list(reader(config, commit))
+    from gitpuppet.agent.reports import failures_on  # pygit2 transports: only when asked
+
+    return lambda commit: list(failures_on(config, commit))
 
 
 def decide_for_pull(
