@@ -89,7 +89,7 @@ def _source(
             "no reports repository: give --reports-repo URL, "
             "or set reports: {repo: URL} in the agent config"
         )
-    count = shards or getattr(config, "reports_shards", None) or 1
+    count = shards or config.reports_shards
     if SHARD in url and count == 1 and shards is None:
         app.abort(
             "the reports URL holds {shard}: give --shards N (or reports.shards in the config)"
