@@ -30,7 +30,8 @@ def auto_edges(resources: list[Resource]) -> list[Edge]:
         for r in resources
         if r.params.account_kind
     }
-    index = EdgeIndex(declared, paths, by_type=by_type, accounts=accounts)
+    software = [r for r in resources if r.params.installs_software]
+    index = EdgeIndex(declared, paths, by_type=by_type, accounts=accounts, software=software)
     for res in resources:
         res.params.auto_edges(res.ref, index)
     return index.edges

@@ -59,6 +59,9 @@ class EdgeIndex:
     by_type: dict[str, list[Any]] = field(default_factory=dict)
     # (account kind, name) -> the resource managing that account (a spec's `account_kind`).
     accounts: dict[tuple[str, str], Ref] = field(default_factory=dict)
+    # The resources whose spec `installs_software` (packages), for what must follow or precede
+    # an installation (a service after its package, an apt source before apt packages).
+    software: list[Any] = field(default_factory=list)
 
     def add(self, first: Ref, then: Ref, reason: str) -> None:
         """`first` goes before `then` (both declared)."""
@@ -103,6 +106,8 @@ class Params:
     # The kind of account ("user", "group") this type manages, named by its namevar: other
     # types' owner, group and user attributes are ordered after it (EdgeIndex.need_account).
     account_kind: ClassVar[str | None] = None
+    # True for a type that installs software by name (EdgeIndex.software).
+    installs_software: ClassVar[bool] = False
 
     @classmethod
     def resolve(

@@ -75,7 +75,7 @@ class AptSourceParams(Params):
         after the directories its files go into, when declared."""
         for folder in (SOURCES_DIR, KEYRING_DIR):
             index.need_path(folder, ref, "automatic: the directory of its file")
-        for pkg in index.by_type.get("package", ()):
+        for pkg in index.software:
             if getattr(pkg.params, "provider", None) in (None, "apt"):
                 index.add(ref, pkg.ref, "automatic: apt sources before apt packages")
 

@@ -12,6 +12,7 @@ from gitpuppet.resources.schema import Params, Problems, attr
 @dataclass(slots=True)
 class PackageParams(Params):
     type_name = "package"
+    installs_software = True
     name: str = attr(STR, doc="the package name (the title)")
     ensure: str = attr(
         STR, "installed", doc="installed, present, latest, absent, purged or a version"

@@ -48,6 +48,6 @@ class ServiceParams(Params):
         return name_rules(self.name)
 
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
-        index.need(Ref("package", ref.title), ref, "automatic: the service's package")
-        if self.name != ref.title:
-            index.need(Ref("package", self.name), ref, "automatic: the service's package")
+        for installer in index.software:
+            if installer.title in (ref.title, self.name):
+                index.add(installer.ref, ref, "automatic: the service's package")
