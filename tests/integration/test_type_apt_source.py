@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,18 @@ def _signed_repo(base: Path, home: Path) -> Path:
         capture_output=True,
     )
     return repo
+
+
+@pytest.fixture(autouse=True)
+def _end_gpg_agents(tmp_path: Path) -> Iterator[None]:
+    """gpg starts an agent per home it signs with: end the ones this test started."""
+    yield
+    for ring in tmp_path.rglob("pubring.kbx"):
+        subprocess.run(
+            ["gpgconf", "--homedir", str(ring.parent), "--kill", "gpg-agent"],
+            capture_output=True,
+            timeout=30,
+        )
 
 
 @pytest.fixture
