@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,10 +46,19 @@ from gitpuppet.state import State
 if TYPE_CHECKING:
     from gitpuppet.agent.record import RunEnd
 
-__all__ = ["ReportsUnavailable", "failures_on", "publish", "shard_of", "urls_for"]
+__all__ = [
+    "ReportsUnavailable",
+    "failures_on",
+    "halt_markers",
+    "publish",
+    "shard_of",
+    "urls_for",
+]
 
 COUNT_KEYS = ("total", "changed", "failed", "skipped", "out_of_sync", "restarted")
 HALT_SHARD = "halt"
+HALT_PREFIX = "refs/heads/halt/"
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def shard_of(node: str, shards: int) -> int:
@@ -221,12 +231,26 @@ def failures_on(config: AgentConfig, commit: str) -> list[str]:
     One ref advertisement of the halt repository (no objects fetched). [] without `reports:`;
     ReportsUnavailable when the repository cannot be read (the caller decides: hold or go).
     """
-    if config.reports_repo is None:
-        return []
     halt_ref(commit, "x")  # checks the commit id
-    prefix = f"refs/heads/halt/{commit}/"
+    return halt_markers(config).get(commit, [])
+
+
+def halt_markers(config: AgentConfig, *, short_timeouts: bool = True) -> dict[str, list[str]]:
+    """Every halt marker of the halt repository: {commit: [node, ...]}, read once per run.
+
+    One ref advertisement (no objects). {} without `reports:`; ReportsUnavailable when the
+    repository cannot be read. `short_timeouts` (the push's) changes libgit2's process-wide
+    timeouts for the call: a caller in a thread passes False and bounds its wait itself.
+    """
+    if config.reports_repo is None:
+        return {}
     url = urls_for(config, "x").halt
-    return sorted(name.removeprefix(prefix) for name in list_refs(config, url, prefix))
+    markers: dict[str, list[str]] = {}
+    for name in list_refs(config, url, HALT_PREFIX, short_timeouts=short_timeouts):
+        commit, _, node = name.removeprefix(HALT_PREFIX).partition("/")
+        if _COMMIT_ID.fullmatch(commit) and node:
+            markers.setdefault(commit, []).append(node)
+    return {commit: sorted(nodes) for commit, nodes in markers.items()}
 
 
 def branch_of(node: str) -> str:

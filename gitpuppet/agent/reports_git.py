@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,8 +234,13 @@ def push(repo: pygit2.Repository, config: AgentConfig, plan: PushPlan) -> None:
         raise ReportsUnavailable(f"the server refused {name}: {why}")
 
 
-def list_refs(config: AgentConfig, url: str, prefix: str) -> list[str]:
-    """Names of the server's refs starting with `prefix` (one ref advertisement, no objects)."""
+def list_refs(
+    config: AgentConfig, url: str, prefix: str, *, short_timeouts: bool = True
+) -> list[str]:
+    """Names of the server's refs starting with `prefix` (one ref advertisement, no objects).
+
+    `short_timeouts`: the push's timeouts for the call (libgit2's are process-wide: a caller
+    in a thread passes False, keeps the fetch's, and bounds its own wait)."""
     repo = open_store(Path(config.state_dir))
     try:
         callbacks = _callbacks(config, url)
@@ -243,7 +248,7 @@ def list_refs(config: AgentConfig, url: str, prefix: str) -> list[str]:
         raise ReportsUnavailable(str(exc), exc.hint) from None
     remote = repo.remotes.create_anonymous(url)
     try:
-        with _short_timeouts():
+        with _short_timeouts() if short_timeouts else nullcontext():
             heads = remote.list_heads(callbacks=callbacks)
     except (pygit2.GitError, GitpuppetError, OSError) as exc:
         raise ReportsUnavailable(describe_error(callbacks.where, exc, callbacks)) from None

@@ -19,30 +19,25 @@ from gitpuppet.agent.commit import commit_source, compile_commit, has_module_rec
 from gitpuppet.agent.disable import RunDisabled
 from gitpuppet.agent.guard import refuse_if_disabled
 from gitpuppet.agent.lock import run_lock
+from gitpuppet.agent.pulling import Pulled, pull, settle
 from gitpuppet.agent.record import RunEnd, record_run, record_run_quietly
-from gitpuppet.agent.splay import mirror_start, splay_delay
+from gitpuppet.agent.splay import splay_delay
 from gitpuppet.agent.staging import (
+    HaltCheck,
     applied_commit,
     check_branch,
     choose_commit,
-    decide_for_pull,
-    due_line,
     halt_reader,
 )
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.config import AgentConfig
 from gitpuppet.errors import GitpuppetError
-from gitpuppet.git.forward import backwards
-from gitpuppet.git.repo import FetchError, FetchResult, NodeRepo
-from gitpuppet.git.seen import Seen, note_seen
-from gitpuppet.git.verify import verify_commit
+from gitpuppet.git.repo import FetchResult, NodeRepo
 from gitpuppet.model import Catalog, Result
-from gitpuppet.rollout.choose import RolloutSettingsError, pending_commits
-from gitpuppet.rollout.plan import Decision, FailuresOn
-from gitpuppet.rollout.record import save_rollout_status, status_of
+from gitpuppet.rollout.plan import Decision
 from gitpuppet.session import Retention, RunOutcome, apply_tree
 
-__all__ = ["applied_commit", "choose_commit", "halt_reader", "run_once", "pull"]
+__all__ = ["Pulled", "applied_commit", "choose_commit", "halt_reader", "pull", "run_once"]
 
 FALLBACK = 4  # SPEC §4.1: pull/verification/compile failed, the applied commit was applied again
 
@@ -68,18 +63,6 @@ class AgentRun:
     def counts(self) -> dict[str, int]:
         """Counts by status of the apply (empty when nothing was applied)."""
         return self.outcome.counts if self.outcome else {}
-
-
-@dataclass
-class Pulled:
-    """The outcome of fetch + choose + verify: the commit to apply (or None) and why."""
-
-    node: str
-    candidate: str | None
-    head: str | None
-    fetch: FetchResult | None
-    messages: list[str] = field(default_factory=list)
-    rollout: Decision | None = None
 
 
 def repo_path(config: AgentConfig) -> Path:
@@ -112,99 +95,6 @@ def resolve_node(config: AgentConfig, facts: dict[str, Any]) -> str:
     return name
 
 
-def pull(
-    repo: NodeRepo,
-    config: AgentConfig,
-    node: str,
-    *,
-    ignore_rollout: str | None = None,
-    now: float | None = None,
-    failures_on: FailuresOn | None = None,
-) -> Pulled:
-    """Fetch, choose and verify; a failure is a message and a None candidate, never a raise.
-
-    `ignore_rollout` (why: `--ignore-rollout`, `--branch B`) takes the head, never backwards
-    all the same; `failures_on` defaults to the reports repository's halt markers."""
-    messages: list[str] = []
-    try:
-        fetched: FetchResult | None = repo.fetch(start=mirror_start(node, len(config.repo)))
-    except FetchError as exc:
-        return Pulled(node, None, None, None, [str(exc)])
-    assert fetched is not None
-    messages.extend(f"fetch: {m}" for m in fetched.messages)
-    head = fetched.head
-    applied = applied_commit(config, repo)
-    waiting = [] if ignore_rollout else pending_commits(repo, head, applied)
-    seen = _note_seen(config, repo, [head, *waiting, applied], applied, messages)
-    try:
-        decision = decide_for_pull(
-            repo, config, node, head, waiting, seen, ignore_rollout, now, failures_on
-        )
-    except RolloutSettingsError as exc:
-        return Pulled(node, None, head, fetched, [*messages, str(exc)])
-    messages.extend(f"rollout: {w}" for w in decision.warnings)
-    warning = save_rollout_status(
-        config.state_dir, status_of(decision, node, config.branch, ignore_rollout)
-    )
-    messages.extend([warning] if warning else [])
-    candidate = decision.commit
-    if not waiting and not ignore_rollout and head != applied:
-        candidate = head  # behind the applied commit: the never-backwards check says so
-    if candidate is None:
-        messages.append(
-            f"held: nothing is due for this node yet ({decision.held or due_line(decision)})"
-        )
-        return Pulled(node, None, head, fetched, messages, decision)
-    refusal = _refusal(repo, config, candidate, applied, seen)
-    if refusal is not None:
-        messages.append(refusal)
-        return Pulled(node, None, head, fetched, messages, decision)
-    return Pulled(node, candidate, head, fetched, messages, decision)
-
-
-def _note_seen(
-    config: AgentConfig,
-    repo: NodeRepo,
-    commits: list[str | None],
-    applied: str | None,
-    messages: list[str],
-) -> dict[str, Seen]:
-    """Record when this node first saw these commits (and their committer times)."""
-    times: dict[str, int] = {}
-    for commit in dict.fromkeys(c for c in commits if c):
-        try:
-            times[commit] = repo.commit_info(commit).committer_time
-        except GitpuppetError:
-            continue  # the applied commit may be gone with a broken clone
-    try:
-        return note_seen(Path(config.state_dir), times, keep=applied)
-    except OSError as exc:
-        messages.append(f"cannot record the commits seen in {config.state_dir}: {exc}")
-        now = time.time()
-        return {c: Seen(now, t) for c, t in times.items()}
-
-
-def _refusal(
-    repo: NodeRepo,
-    config: AgentConfig,
-    candidate: str,
-    applied: str | None,
-    seen: dict[str, Seen],
-) -> str | None:
-    """Why `candidate` must not be applied (unsigned, or backwards), or None."""
-    signers = config.verify_allowed_signers
-    if signers is not None:
-        first = seen[candidate].first_seen if candidate in seen else time.time()
-        check = verify_commit(repo.repo, candidate, signers, seen_at=first)
-        if not check.ok:
-            return f"{check.reason}; not applied"  # the reason names the commit
-    applied_time = seen[applied].committed if applied in seen else None
-    try:
-        return backwards(repo, candidate, applied, applied_time, verify=signers is not None)
-    except GitpuppetError as exc:
-        return f"commit {candidate[:12]} cannot be read ({exc}); not applied"
-
-
 def run_once(
     config: AgentConfig,
     *,
@@ -235,20 +125,27 @@ def run_once(
         started = time.time()
         node = config.node_name
         pulled: Pulled | None = None
+        halts = HaltCheck(config)
         try:
             facts, node = _prepare(config, facts)
             if not now:
                 sleep(splay_delay(node, config.splay))
                 started = time.time()  # a run's duration is its work, not its wait
             repo = open_node_repo(config)
-            pulled = pull(repo, config, node, ignore_rollout=bypass)
-            result = _apply_chosen(config, repo, pulled, facts, noop, on_result, on_begin, tags)
+            pulled = pull(repo, config, node, ignore_rollout=bypass, halts=halts)
+            compiled = _compile_candidate(config, repo, pulled, facts)  # halt markers arrive
+            if (settled := settle(pulled)) is not pulled:
+                pulled, compiled = settled, None  # the halt holds that commit: choose again
+            result = _apply_chosen(
+                config, repo, pulled, facts, noop, on_result, on_begin, tags, compiled
+            )
         except Exception as exc:
             code = exc.exit_code if isinstance(exc, GitpuppetError) else 1
             off = isinstance(exc, RunDisabled)
             seen = _seen(pulled, facts, [str(exc)])
             end = RunEnd(started, code, node, noop=noop, disabled=off, **seen)
             record_run_quietly(config, end)
+            halts.finish()
             raise
         end = RunEnd(
             started,
@@ -261,6 +158,7 @@ def run_once(
             **_seen(pulled, facts, result.messages),
         )
         result.messages.extend(record_run(config, end))
+        halts.finish()  # a listing started before the fetch that the run did not need
         result.rollout = pulled.rollout
         return result
 
@@ -289,6 +187,22 @@ def _prepare(config: AgentConfig, facts: dict[str, Any] | None) -> tuple[dict[st
     return facts, resolve_node(config, facts)
 
 
+Compiled = tuple[SourceTree, Catalog] | GitpuppetError
+
+
+def _compile_candidate(
+    config: AgentConfig, repo: NodeRepo, pulled: Pulled, facts: dict[str, Any]
+) -> Compiled | None:
+    """The candidate's source tree and catalog, or why it does not compile; None without one."""
+    if pulled.candidate is None:
+        return None
+    try:
+        tree = commit_source(config, repo, pulled.candidate)
+        return tree, compile_commit(repo, pulled.candidate, pulled.node, facts, config.branch, tree)
+    except GitpuppetError as exc:
+        return exc
+
+
 def _apply_chosen(
     config: AgentConfig,
     repo: NodeRepo,
@@ -298,8 +212,10 @@ def _apply_chosen(
     on_result: Callable[[Result], None] | None,
     on_begin: Any,
     tags: set[str] | None = None,
+    compiled: Compiled | None = None,
 ) -> AgentRun:
-    """Apply the pulled candidate; on trouble, the applied commit again with exit code 4."""
+    """Apply the pulled candidate (`compiled` already, when given); on trouble, the applied
+    commit again with exit code 4."""
     messages = list(pulled.messages)
     fallback = applied_commit(config, repo)
 
@@ -324,8 +240,11 @@ def _apply_chosen(
     candidate = pulled.candidate
     if candidate is not None:
         try:
-            tree = commit_source(config, repo, candidate)
-            catalog = compile_commit(repo, candidate, pulled.node, facts, config.branch, tree)
+            compiled = compiled or _compile_candidate(config, repo, pulled, facts)
+            if isinstance(compiled, GitpuppetError):
+                raise compiled
+            assert compiled is not None
+            tree, catalog = compiled
             outcome = apply(candidate, 0, catalog, tree)
             mark_applied(repo, candidate, outcome, noop, config, tree)
             return AgentRun(

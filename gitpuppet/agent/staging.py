@@ -3,6 +3,7 @@ pull (verifying each commit once under `verify`), the halt markers' reader, `--b
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,13 +54,84 @@ def choose_commit(
     )
 
 
+HALT_WAIT = 15.0  # seconds a run waits for the halt markers before holding (fail closed)
+
+
+class HaltCheck:
+    """The halt markers of the reports repository, read once per run (SPEC §10).
+
+    `answer(commit)` is the rollout's `failures_on`: the first call lists every marker (one
+    ref advertisement), later ones read that list. `guess(commit)` is the speculative reader:
+    it starts the listing in a thread (unless `start()` did, before the fetch) and answers "no
+    failures" at once, so the run fetches and compiles the commit it would apply while the
+    markers arrive; `settle()` then says whether a guessed answer was wrong, and the run
+    decides again with `answer` before it applies anything.
+    """
+
+    def __init__(self, config: AgentConfig, wait: float | None = None) -> None:
+        self.config = config
+        self.wait = HALT_WAIT if wait is None else wait
+        self.guessed: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._markers: dict[str, list[str]] | None = None
+        self._error: Exception | None = None
+
+    def start(self) -> None:
+        """Start the listing in the background (once)."""
+        if self._thread is None and self._markers is None and self._error is None:
+            self._thread = threading.Thread(target=self._list, name="halt-markers", daemon=True)
+            self._thread.start()
+
+    def guess(self, commit: str) -> list[str]:
+        """No failures (for now); the listing starts in the background if it has not yet."""
+        self.guessed.append(commit)
+        self.start()
+        return []
+
+    def answer(self, commit: str) -> list[str]:
+        """The nodes that failed on `commit`; ReportsUnavailable when the markers cannot be read."""
+        from gitpuppet.agent.reports import ReportsUnavailable
+
+        if self._thread is None:
+            if self._markers is None and self._error is None:
+                self._list(short_timeouts=True)
+        else:
+            self._thread.join(self.wait)
+            if self._thread.is_alive():
+                raise ReportsUnavailable(f"no answer within {self.wait:.0f} s")
+        if self._error is not None:
+            raise self._error
+        assert self._markers is not None
+        return list(self._markers.get(commit, []))
+
+    def settle(self) -> bool:
+        """True when every guessed commit really has no failures (nothing to decide again)."""
+        if not self.guessed:
+            return True
+        try:
+            return not any(self.answer(c) for c in self.guessed)
+        except (GitpuppetError, OSError, ValueError):
+            return False
+
+    def finish(self) -> None:
+        """Wait (at most the bounded wait) for a listing still running: the run is ending."""
+        if self._thread is not None:
+            self._thread.join(self.wait)
+
+    def _list(self, short_timeouts: bool = False) -> None:
+        from gitpuppet.agent.reports import halt_markers  # pygit2 transports: only when asked
+
+        try:
+            self._markers = halt_markers(self.config, short_timeouts=short_timeouts)
+        except Exception as exc:  # handed to the run in answer(), never lost in the thread
+            self._error = exc
+
+
 def halt_reader(config: AgentConfig) -> FailuresOn | None:
     """`failures_on(commit)` from the reports repository, if the node has one."""
     if config.reports_repo is None:
         return None
-    from gitpuppet.agent.reports import failures_on  # pygit2 transports: only when asked
-
-    return lambda commit: list(failures_on(config, commit))
+    return HaltCheck(config).answer
 
 
 def decide_for_pull(

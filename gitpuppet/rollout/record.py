@@ -36,6 +36,7 @@ class RolloutStatus:
     paused: str | None = None
     ignored: str | None = None  # why the rollout was bypassed (--ignore-rollout, --branch)
     decided_at: float | None = None
+    halt: bool = False  # the automatic halt applies: the next run reads the markers early
 
 
 def status_of(
@@ -55,6 +56,7 @@ def status_of(
         paused=decision.paused,
         ignored=ignored,
         decided_at=time.time(),
+        halt=decision.halt,
     )
 
 
