@@ -110,12 +110,13 @@ class _Choice:
         messages = list(self.fetch_messages)
         head = fetched.head
         applied = applied_commit(config, repo)
-        waiting = [] if self.ignore_rollout else pending_commits(repo, head, applied)
-        seen = _note_seen(config, repo, [head, *waiting, applied], applied, messages)
         try:
-            decision = decide_for_pull(
-                repo, config, node, head, waiting, seen, self.ignore_rollout, self.now, failures_on
-            )
+            waiting, seen, decision = self._decide(applied, failures_on, messages)
+            if decision.commit is None and decision.paused is None and repo.deepen(fetched.url):
+                # A first shallow clone holds only the head, which is not due here yet: an
+                # older commit of the branch may be (a new machine joining a later wave).
+                messages.append("fetch: looked further back for a commit due for this node")
+                waiting, seen, decision = self._decide(applied, failures_on, messages)
         except RolloutSettingsError as exc:
             return Pulled(node, None, head, fetched, [*messages, str(exc)])
         messages.extend(f"rollout: {w}" for w in decision.warnings)
@@ -136,6 +137,17 @@ class _Choice:
             messages.append(refusal)
             return Pulled(node, None, head, fetched, messages, decision)
         return Pulled(node, candidate, head, fetched, messages, decision)
+
+    def _decide(
+        self, applied: str | None, failures_on: FailuresOn | None, messages: list[str]
+    ) -> tuple[list[str], dict[str, Seen], Decision]:
+        repo, config, head = self.repo, self.config, self.fetched.head
+        waiting = [] if self.ignore_rollout else pending_commits(repo, head, applied)
+        seen = _note_seen(config, repo, [head, *waiting, applied], applied, messages)
+        decision = decide_for_pull(
+            repo, config, self.node, head, waiting, seen, self.ignore_rollout, self.now, failures_on
+        )
+        return waiting, seen, decision
 
 
 def _note_seen(

@@ -48,7 +48,15 @@ class CloneReader:
         return self._repo
 
     def _kept_refs(self, repo: pygit2.Repository) -> list[str]:
-        names = [n for n in repo.references if n.startswith("refs/gitpuppet/")]
+        """The fetched branch first, then the marks and the tips of other branches fetched
+        here (`run --branch B` once): compaction keeps their commits, so the configured
+        branch's next fetch stays incremental."""
+        names = [
+            n
+            for n in repo.references
+            if n.startswith("refs/gitpuppet/")
+            or (n.startswith("refs/remotes/origin/") and n != self.tracking_ref)
+        ]
         return [self.tracking_ref, *names]
 
     # -- reading --------------------------------------------------------------------------

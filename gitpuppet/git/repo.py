@@ -201,6 +201,32 @@ class NodeRepo(CloneReader):
                 errors.append(f"{redact(url)}: {describe_error(remote_url, exc, callbacks)}")
         raise FetchError(errors)
 
+    def deepen(self, url: str, commits: int = KEEP_HISTORY_LIMIT) -> bool:
+        """Fetch the branch's newest `commits` commits from `url` into a shallow clone (a node
+        that has applied nothing looks back for a commit due for its wave). True when the
+        first-parent history now reaches further back; never raises (the clone stays as it was).
+        """
+        head = self.head()
+        if head is None or not (self.path / "shallow").is_file() or not parse_url(url).shallow_ok:
+            return False
+        history = self.first_parent_history(head, commits)
+        roots = set((compact.read_shallow(self.path) or "").split())
+        if len(history) >= commits or not history or history[-1] not in roots:
+            return False  # as far back as the rollout looks, or the branch's first commit
+        before = len(history)
+        refspec = f"+refs/heads/{self.branch}:{self.tracking_ref}"
+        callbacks = Callbacks(parse_url(url), self.ssh_key, self._known_file)
+        try:
+            self.repo.remotes.create_anonymous(url).fetch(
+                [refspec], callbacks=callbacks, depth=commits
+            )
+        except _BROKEN:
+            return False
+        finally:
+            self._repo = None  # libgit2 keeps the shallow roots in memory
+        head = self.head()
+        return head is not None and len(self.first_parent_history(head, commits)) > before
+
     def _fetch_existing(self, start: int) -> FetchResult:
         try:
             return self._fetch_any(self.repo, start, fresh=False)

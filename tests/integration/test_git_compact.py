@@ -148,3 +148,25 @@ def test_compaction_leaves_nothing_behind(tmp_path: Path, upstream: Upstream) ->
     assert leftovers == []
     loose = [p for p in (node.path / "objects").glob("??/*")]
     assert loose == [] and compact.pack_stats(node.path).packs == 1
+
+
+def test_compaction_keeps_the_tip_of_another_branch_fetched_once(
+    tmp_path: Path, upstream: Upstream, git_daemon: GitDaemon
+) -> None:
+    """`run --branch hotfix` fetches another branch into the same clone; compaction during that
+    run must not drop the configured branch's tip (its next fetch would be a full one)."""
+    main = upstream.commit_and_push(_big(0), "main")
+    url = git_daemon.url(upstream)
+    NodeRepo(tmp_path / "repo.git", [url], "main").fetch()
+    git("checkout", "-q", "-b", "hotfix", cwd=upstream.work)
+    upstream.commit(_big(1), "hot")
+    git("push", "-q", "origin", "hotfix", cwd=upstream.work)
+    hot = NodeRepo(tmp_path / "repo.git", [url], "hotfix")
+    pygit2.Repository(str(hot.path)).config.delete_multivar(compact.BASELINE_KEY, ".*")
+    fetched = hot.fetch()
+    assert fetched.compaction is not None  # compacted during the --branch run
+    repo = pygit2.Repository(str(hot.path))
+    assert str(repo.references["refs/remotes/origin/main"].target) == main
+    back = NodeRepo(tmp_path / "repo.git", [url], "main")
+    assert back.health_problem() is None
+    assert back.fetch().head == main and not back.fetch().recloned
