@@ -129,3 +129,16 @@ def test_what_makes_the_sources_answers_stale(res: Resource, apt: bool, dnf: boo
     cache.after_change(res)
     assert (cache.available == {}) is apt
     assert cache.status is not None  # the installed set has its own key (the file's identity)
+
+
+class BrokenPlan(MemType):
+    def plan(self, resources: list[Resource], ctx: ApplyContext) -> None:
+        raise RuntimeError("bug in plan")
+
+
+def test_a_bug_in_plan_fails_nothing() -> None:
+    mtype = BrokenPlan()
+    ctx = ApplyContext(state_dir=None)  # type: ignore[arg-type]
+    catalog = Catalog("n1", None, [mem("a")], [], ["m"])
+    out = apply_catalog(catalog, ctx, types={"mem": mtype}.get)
+    assert [r.status.value for r in out.results] == ["changed"] and out.errors == {}
