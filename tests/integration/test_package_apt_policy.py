@@ -112,6 +112,12 @@ def test_one_policy_call_for_every_package_that_needs_it(
     }
     assert got == want, messages(out)
     assert statuses(out)[f"package:{E}"] == "unchanged"
+    applied = apply_resources(tmp_path, decl)
+    assert set(statuses(applied).values()) == {"changed", "unchanged"}, messages(applied)
+    del policy_calls[:]
+    again = apply_resources(tmp_path, decl)  # converged: only `latest` needs the sources
+    assert set(statuses(again).values()) == {"unchanged"}, messages(again)
+    assert policy_calls == [[B]]
 
 
 def _write_repo(work: Path, resources: list[dict[str, object]]) -> DirTree:
