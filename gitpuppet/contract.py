@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 C = TypeVar("C")
 
 
+class RunCache:
+    """Base of a cached object that some changes make stale: after the applier changed
+    something (a resource applied or refreshed, whether it succeeded or not), every such
+    object of the run is told which resource it was (`after_change`) and forgets what that may
+    have made stale. A change made outside gitpuppet's view (an exec) is a change too."""
+
+    __slots__ = ()
+
+    def after_change(self, res: Resource) -> None:
+        """Forget what `res` changing may have made stale (the default keeps everything)."""
+
+
 class Caches:
     """What types read once for the whole run, one typed object per need.
 
@@ -49,6 +61,12 @@ class Caches:
 
     def __contains__(self, kind: type) -> bool:
         return kind in self._by_kind
+
+    def changed(self, res: Resource) -> None:
+        """`res` was applied or refreshed: each RunCache of the run forgets what may be stale."""
+        for found in list(self._by_kind.values()):
+            if isinstance(found, RunCache):
+                found.after_change(res)
 
 
 @dataclass(slots=True)
@@ -109,6 +127,11 @@ class ResourceType:
         """Make the changes; raise ApplyError with a message a person can act on."""
         raise NotImplementedError
 
+    def plan(self, resources: list[Resource], ctx: ApplyContext) -> None:
+        """Told once, before the walk, every resource of this type the run will converge, in
+        order. Nothing is read here: a type that reads in batches keeps the list, to ask about
+        all of them the first time one needs it (the default keeps nothing)."""
+
     def prefetch(self, resources: list[Resource], ctx: ApplyContext) -> None:
         """For `apply_together` types: read what `current` will need for all of `resources` in
         one go, before they are read one by one (problems are left for `current` to report)."""
@@ -136,4 +159,12 @@ class ResourceType:
         return None
 
 
-__all__ = ["ApplyContext", "Caches", "Change", "RefreshNotNeeded", "ResourceType", "Result"]
+__all__ = [
+    "ApplyContext",
+    "Caches",
+    "Change",
+    "RefreshNotNeeded",
+    "ResourceType",
+    "Result",
+    "RunCache",
+]

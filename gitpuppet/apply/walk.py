@@ -76,6 +76,7 @@ class Walk:
         by_type: dict[str, list[Resource]] = {}
         for r in chosen:
             by_type.setdefault(r.type, []).append(r)
+        self._plan(by_type)
         stopped: str | None = None
         cut_short = False
         try:
@@ -108,6 +109,17 @@ class Walk:
         finally:
             self.batch.abort()  # only when interrupted: a committed batch is empty
         return stopped if cut_short else None
+
+    def _plan(self, by_type: dict[str, list[Resource]]) -> None:
+        """Tell each type every resource of its own the walk will converge (nothing is read)."""
+        for type_name, resources in by_type.items():
+            rtype = self.lookup(type_name)
+            if rtype is None:
+                continue
+            try:
+                rtype.plan(resources, self.ctx)
+            except Exception:  # noqa: BLE001, S110 - only a speed-up: a bug here fails nothing
+                pass
 
     def _call_hook(self, hook: Callable[..., None], *args: object) -> None:
         # Output going away (`| head`, a closed terminal) must not leave a machine half
@@ -207,6 +219,7 @@ class Walk:
             raise
         finally:
             self.ctx.batch = None
+            self.ctx.caches.changed(res)  # even half done: what was read before may be stale
         result.status = Status.CHANGED
         if len(self.batch) > staged:
             self.parked[res.ref] = (res, rtype, result)
@@ -318,7 +331,9 @@ class Walk:
                 self.fail(result, errors[res.ref])
             else:
                 result.status = Status.CHANGED
-                self._verify(res, rtype, result)
+                self._verify(res, rtype, result)  # against what was read before the change
+        for res, _, _ in todo:
+            self.ctx.caches.changed(res)
 
     # -- settling and refreshes -------------------------------------------------------------
 
@@ -368,6 +383,7 @@ class Walk:
     def _refresh(self, res: Resource, rtype: ResourceType, result: Result, why: str) -> None:
         try:
             message = rtype.refresh(res, self.ctx)
+            self.ctx.caches.changed(res)
         except RefreshNotNeeded as exc:
             # Nothing to refresh (a stopped service): said, not counted; the refresh is done.
             result.message = _join(result.message, f"{exc}{why}")

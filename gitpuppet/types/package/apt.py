@@ -228,6 +228,8 @@ class AptCache(PackageCache):
     """What apt read this run: dpkg's status file parsed, keyed by the file's identity (inode,
     mtime, size); the native architecture; and `apt-cache policy` answers (PackageCache)."""
 
+    config_paths = ("/etc/apt/",)  # sources, preferences (pins), apt.conf.d
+
     status: tuple[tuple[int, int, int], dict[str, list[DpkgEntry]]] | None = None
     arch: str | None = None
 

@@ -49,6 +49,8 @@ class DnfCache(PackageCache):
     output was too long to keep whole (then each name is asked alone); `read` says whether it
     was read at all. Plus repoquery answers (PackageCache)."""
 
+    config_paths = ("/etc/yum.repos.d/", "/etc/dnf/", "/etc/yum.conf/")
+
     installed: dict[str, list[tuple[str, str]]] | None = None
     read: bool = False
 

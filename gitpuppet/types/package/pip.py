@@ -43,6 +43,8 @@ class PipCache(PackageCache):
     """What pip read this run: `pip list` (canonical name -> version), None until read; plus
     `pip index versions` answers (PackageCache)."""
 
+    config_paths = ("/etc/pip.conf/", "/etc/xdg/pip/")
+
     installed: dict[str, str] | None = None
 
     def forget_installed(self) -> None:
@@ -97,6 +99,7 @@ class PipProvider(Provider):
     sources = "the Python package index"
     unknown_hint = "check the name, and pip's index settings"
     cache_type = PipCache
+    batches_available = False  # `pip index versions` takes one name
 
     def confine(self) -> str | None:
         if run_tool([PYTHON, "-m", "pip", "--version"], timeout=QUERY_TIMEOUT).returncode != 0:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gitpuppet.command import CommandResult, run_command
-from gitpuppet.contract import ApplyContext
+from gitpuppet.contract import ApplyContext, RunCache
 from gitpuppet.errors import ApplyError
+from gitpuppet.model import Resource
 from gitpuppet.types import provider as base
 
 # `ensure` values that are not versions; `present` is `installed`, `purged` is `absent` plus the
@@ -60,17 +61,42 @@ class PackageState:
     available: Available | None = None  # read only when the diff needs it
 
 
+# Resources whose change may change what the package sources offer: a new source and its
+# fresh lists, a command that may have run the package manager's update, a package (its own
+# entry, and what it ships: a repository file, apt preferences).
+CHANGES_SOURCES = ("apt_source", "exec", "package")
+
+
 @dataclass(slots=True)
-class PackageCache:
+class PackageCache(RunCache):
     """What one provider read this run: its installed set (each provider's subclass says in
     what form; dropped after a change) and what the sources offer per name (None: no such
-    package)."""
+    package), forgotten after a change that may make it stale (`after_change`)."""
+
+    # Where the provider's sources and their settings live: a resource writing there (a file
+    # in /etc/apt/preferences.d) makes the answers stale, as CHANGES_SOURCES do.
+    config_paths: ClassVar[tuple[str, ...]] = ()
 
     available: dict[str, Available | None] = field(default_factory=dict)
 
     def forget_installed(self) -> None:
         """Drop the installed set, so that the next read sees a change."""
         raise NotImplementedError
+
+    def after_change(self, res: Resource) -> None:
+        if self.available and changes_sources(res, self.config_paths):
+            self.available.clear()
+
+
+def changes_sources(res: Resource, config_paths: tuple[str, ...]) -> bool:
+    """Whether changing `res` may change what package sources offer (CHANGES_SOURCES, or a
+    path written under one of `config_paths`)."""
+    if res.type in CHANGES_SOURCES:
+        return True
+    if not config_paths:
+        return False
+    written, _whole = res.params.paths_written()
+    return any(isinstance(path, str) and (path + "/").startswith(config_paths) for path in written)
 
 
 class ProviderBlocked(ApplyError):
@@ -84,6 +110,9 @@ class Provider(base.Provider):
     sources = "the package sources"  # where packages come from, for messages
     unknown_hint = "check the name"  # what to do about a name the sources do not have
     cache_type: ClassVar[type[PackageCache]] = PackageCache
+    # Whether `available` asks about many names in one call (apt-cache policy, dnf repoquery):
+    # then the type asks about every package of the catalog that needs it at the first need.
+    batches_available: ClassVar[bool] = True
 
     def check_name(self, name: str) -> str | None:
         """What is wrong with a package name, or None."""

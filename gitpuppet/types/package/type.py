@@ -13,6 +13,7 @@ A change is `Change("ensure", old, new)` with versions, None standing for "not i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitpuppet.contract import ApplyContext, ResourceType
@@ -39,6 +40,14 @@ PROVIDERS: Providers[Provider] = Providers(
 )
 
 Item = tuple[Resource, Any, list[Change]]
+
+
+@dataclass(slots=True)
+class PackageDemand:
+    """The package resources the run converges (told by the applier before the walk): the
+    first one that needs the sources asks about all of them that do, in one query."""
+
+    resources: list[Resource] = field(default_factory=list)
 
 
 def load_provider(name: str) -> Provider:
@@ -90,15 +99,28 @@ class PackageType(ResourceType):
     name = "package"
     apply_together = True
 
-    def prefetch(self, resources: Iterable[Resource], ctx: ApplyContext) -> None:
-        """Ask each provider once about every package of `resources` that needs the sources
-        (latest, versions, installs): the applier may call this before reading them one by one.
-        Problems are left for `current` to report, resource by resource."""
+    def plan(self, resources: list[Resource], ctx: ApplyContext) -> None:
+        """Keep the run's package resources: the first that needs the sources asks for all."""
+        ctx.caches.get(PackageDemand).resources = list(resources)
+
+    def prefetch(
+        self, resources: Iterable[Resource], ctx: ApplyContext, only: str | None = None
+    ) -> None:
+        """Ask each provider (or the one called `only`) once about every package of
+        `resources` that needs the sources (latest, versions, installs): the applier may call
+        this before reading them one by one. Problems are left for `current` to report,
+        resource by resource. The run's other packages that need the sources are asked about
+        in the same query (PackageDemand)."""
         names: dict[str, list[str]] = {}
-        for res in resources:
+        asked = list(resources)
+        refs = {res.ref for res in asked}
+        asked += [r for r in ctx.caches.get(PackageDemand).resources if r.ref not in refs]
+        for res in asked:
             p: PackageParams = res.params
             try:
                 provider = choose_provider(p, ctx)
+                if only not in (None, provider.name):
+                    continue
                 if provider.check_name(p.name) is None and _needs_available(
                     wanted(p), provider.installed(p.name, ctx), provider
                 ):
@@ -123,9 +145,16 @@ class PackageType(ResourceType):
         installed = provider.installed(p.name, ctx)
         state = PackageState(installed)
         if _needs_available(want, installed, provider):
-            state.available = provider.available([p.name], ctx)[p.name]
+            state.available = self._available(provider, p.name, ctx)
             _check_available(provider, p.name, want, state.available)
         return state
+
+    def _available(self, provider: Provider, name: str, ctx: ApplyContext) -> Available | None:
+        """What the sources offer for `name`; when not known yet (first need, or after a change
+        made the answers stale), asked together for every package of the run that needs it."""
+        if provider.batches_available and name not in provider.cache(ctx).available:
+            self.prefetch([], ctx, only=provider.name)
+        return provider.available([name], ctx)[name]
 
     def diff(self, cur: PackageState, res: Resource, ctx: ApplyContext) -> list[Change]:
         p: PackageParams = res.params
