@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gitservers import SigningKey, Sshd
+from tests.integration.gitservers import HttpsGit, SigningKey, Sshd
 from tests.integration.test_run_agent import Setup, git
 
 pytestmark = pytest.mark.integration
@@ -343,3 +343,28 @@ def test_validate_reports_a_bad_modules_yaml_with_its_line(setup: Setup) -> None
     r = _cli(setup.tmp, "validate", str(setup.work))
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "modules.yaml:3: unknown key 'rev' in module 'ntp' (did you mean 'ref'?)" in r.stderr
+
+
+def test_module_over_https_trusts_the_control_repos_ca_file(setup: Setup, module: Module) -> None:
+    """A module on an https server whose certificate only the configured ca_file vouches for;
+    without it the fetch is refused, the new commit does not apply, and nothing is changed."""
+    server = HttpsGit(module.bare.parent, setup.tmp / "tls")
+    server.start()
+    try:
+        tagged = module.commit(ntp_files(setup.target, "over https"))
+        module.tag("v1")
+        url = f"https://127.0.0.1:{server.port}/{module.bare.name}"
+        push_control(setup, f"ntp: {{url: '{url}', ref: v1}}\n")
+        untrusted = setup.run("run", "--now")
+        assert untrusted.returncode == 1, untrusted.stdout + untrusted.stderr
+        assert "certificate" in untrusted.stderr.lower(), untrusted.stderr
+        assert not (setup.target / "motd").exists()
+        setup.write_config(ca_file=str(server.tls.ca))
+        r = setup.run("run", "--now")
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert (setup.target / "motd").read_text() == "over https\n"
+        assert last_report(setup)["modules"] == {"ntp": tagged}
+        cache = list((setup.state / "modules").glob("ntp-*.git"))
+        assert len(cache) == 1 and (cache[0] / "shallow").is_file()  # network: a shallow fetch
+    finally:
+        server.stop()
