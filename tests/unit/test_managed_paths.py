@@ -37,3 +37,26 @@ def test_each_spec_says_which_paths_it_writes() -> None:
         "/etc/php.ini",
     }
     assert managed.subtrees == {"/srv/tree", "/home/alice"}
+
+
+def test_apt_sources_and_mounts_are_not_purged() -> None:
+    """A `purge` of sources.list.d (as sites do to drop stray sources) leaves the sources and
+    keys the catalog declares; a purge above a mount point never reaches into the mount."""
+    armoured = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    resources = [
+        make(
+            "apt_source", "mirror", uris=["http://deb.example.com/debian"],
+            suites=["bookworm"], components=["main"], key=armoured,
+        ),
+        make("apt_source", "local", uris=["file:/srv/repo"], suites=["./"], trusted=True),
+        make("mount", "/srv/data", device="/dev/vdb1", fstype="ext4"),
+    ]  # fmt: skip
+    managed = managed_paths(resources)
+    assert managed.paths == {
+        "/etc/apt/sources.list.d/mirror.sources",
+        "/etc/apt/keyrings/mirror.asc",
+        "/etc/apt/sources.list.d/local.sources",
+        "/etc/fstab",
+        "/srv/data",
+    }
+    assert "/srv/data" in managed.subtrees

@@ -70,6 +70,14 @@ class AptSourceParams(Params):
             return {"key_data": key.encode()}
         return {}
 
+    def paths_written(self) -> tuple[list[str], bool]:
+        """Its .sources file and its key (a `purge` of sources.list.d leaves them alone)."""
+        paths = [f"{SOURCES_DIR}/{self.name}.sources"]
+        data = self.key_data if self.key_data is not None else (self.key or "").encode()
+        if data:
+            paths.append(f"{KEYRING_DIR}/{self.name}{key_suffix(data)}")
+        return paths, False
+
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
         """Every apt package after every source (its lists are fresh by then); a source
         after the directories its files go into, when declared."""

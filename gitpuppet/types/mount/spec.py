@@ -34,6 +34,11 @@ class MountParams(Params):
     def check(self) -> list[tuple[str, str]]:
         return mount_problems(self)
 
+    def paths_written(self) -> tuple[list[str], bool]:
+        """/etc/fstab, and the mount point with what is inside it: a `purge` of a directory
+        above never deletes files of the filesystem mounted there."""
+        return ["/etc/fstab", self.name], True
+
     def auto_edges(self, ref: Ref, index: EdgeIndex) -> None:
         """After its mount point's directory and its device file when declared; a nested
         mount after the one above it (before it when both go away)."""
