@@ -45,6 +45,7 @@ class RunEnd:
     bucket: int | None = None  # the rollout's, when it said
     wave: int | None = None
     held: str | None = None  # why the rollout holds this node
+    counted: bool = True  # a failure here counts toward a later wave's halt (its marker is read)
 
 
 def record_run(config: AgentConfig, end: RunEnd) -> list[str]:

@@ -191,8 +191,14 @@ def publish(config: AgentConfig, end: RunEnd, state: State, node: str | None) ->
 
 def _update_halt_marker(repo: Any, end: RunEnd, node: str, summary: Mapping[str, Any]) -> None:
     """One marker per node: for the commit this run failed on; dropped once it applied another
-    commit without failing; else left as it was (a disabled run, a fetch failure, noop)."""
+    commit without failing; else left as it was (a disabled run, a fetch failure, noop).
+
+    Only where a later wave reads it: not without `halt_after_failures`, not from the last
+    wave, so the halt shard holds the failing nodes of earlier waves and nothing else."""
     failed = failed_commit(end)
+    if failed is not None and not end.counted:
+        set_halt_marker(repo, node, None, "")  # one it left before, when it still counted
+        return
     if failed is not None:
         why = "; ".join(summary["messages"][-1:]) or f"{summary['counts']['failed']} failed"
         message = f"halt: {node} failed on {failed}\n\nwave: {summary['wave']}\nreason: {why}\n"

@@ -174,6 +174,7 @@ def _seen(pulled: Pulled | None, facts: Any, messages: list[str]) -> dict[str, A
         "bucket": decision.bucket if decision else None,
         "wave": decision.wave if decision else None,
         "held": decision.held if decision else None,
+        "counted": decision.counted if decision else True,
     }
 
 

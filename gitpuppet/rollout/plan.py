@@ -72,6 +72,7 @@ class Decision:
     paused: str | None = None
     warnings: list[str] = field(default_factory=list)
     halt: bool = False  # the automatic halt applies to this node (a later wave, N set)
+    counted: bool = True  # this node's failures count toward a later wave's halt
 
     def pending_line(self) -> str | None:
         """`<commit> due <when> (wave N)` or `<commit> held: <why>`; None when up to date."""
@@ -129,7 +130,9 @@ def decide(
     index = wave_index(settings, node_bucket)
     head = history[0].id if history else (applied or "")
     decision = Decision(applied, head, node_bucket, index + 1 if settings.configured else None)
-    decision.halt = settings.halt_after_failures is not None and index > 0
+    halt_on = settings.halt_after_failures is not None
+    decision.halt = halt_on and index > 0
+    decision.counted = halt_on and index < len(settings.waves) - 1
     if not history:
         return decision
     decision.pending = history[0].id

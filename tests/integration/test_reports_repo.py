@@ -16,6 +16,7 @@ import pytest
 from gitpuppet.agent.record import RunEnd
 from gitpuppet.agent.reports import failures_on, publish
 from gitpuppet.config import load_config
+from gitpuppet.rollout.plan import bucket
 from gitpuppet.state import load_state
 from tests.integration.fleetsim import (
     Node,
@@ -29,6 +30,13 @@ from tests.integration.fleetsim import (
 from tests.integration.gitservers import HttpGit, Sshd, git
 
 pytestmark = pytest.mark.integration
+HALT_SETTINGS = """\
+rollout:
+  waves:
+    - {percent: 70, after: 0m}
+    - {percent: 100, after: 0m}
+  halt_after_failures: 1000
+"""
 
 
 @pytest.fixture
@@ -77,6 +85,9 @@ def test_fifty_nodes_over_ssh_and_http_each_branch_holds_its_newest_summary(
     tmp_path: Path, sshd: Sshd, http: HttpGit
 ) -> None:
     fleet = Fleet(tmp_path)
+    # Halt markers are pushed only where a later wave reads them: nodes of buckets 0-69.
+    (fleet.work / "gitpuppet.yaml").write_text(HALT_SETTINGS)
+    fleet.new_commit("rollout settings")
     names = [f"fail-{i}" if i % 5 == 0 else f"web-{i}" for i in range(50)]
     nodes = [
         fleet.ssh_node(n, sshd) if i % 2 else fleet.http_node(n, http) for i, n in enumerate(names)
@@ -101,8 +112,11 @@ def test_fifty_nodes_over_ssh_and_http_each_branch_holds_its_newest_summary(
         assert [f["file"] for f in failures] == (["classes/bad.yaml"] if failed else [])
         assert branch_file(fleet.reports, node.name, "facts.json")["os"]  # real facts pushed
     config = load_config(nodes[0].config)
+    counted = {n.name for n in nodes if bucket(n.name) < 70}  # the last wave pushes none
+    assert {"fail-10", "fail-15"} - counted == {"fail-10", "fail-15"}  # failing, last wave
     fresh_failing = sorted(n.name for n in nodes[:40] if n.name.startswith("fail"))
-    stale_failing = sorted(n for n in stale if n.startswith("fail"))
+    fresh_failing = [n for n in fresh_failing if n in counted]
+    stale_failing = sorted(n for n in stale if n.startswith("fail") and n in counted)
     assert failures_on(config, second) == fresh_failing
     assert failures_on(config, first) == stale_failing  # one marker per node: the newest
     assert len(refs(fleet.reports, "refs/heads/halt/")) == len(fresh_failing + stale_failing)
