@@ -18,14 +18,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined
 from jinja2.runtime import Context
 
 from gitpuppet.compile.limits import RenderLimit, check_text
+from gitpuppet.compile.quick import Expr, Plan, evaluate, plan_output, plan_single, render_plan
 from gitpuppet.compile.sandbox import LimitedSandbox
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 
+# (template, single, name, plan): see Templates._compile.
+_Compiled = tuple[jinja2.Template | None, bool, str | None, Plan | Expr | None]
 _SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.S)
 
 
@@ -70,7 +73,7 @@ class Templates:
         # The place being rendered, for an error that no render caught (MemoryError …).
         self.where: SourcePos | None = None
         # Compiled once per source text, whatever resource or define use it appears in.
-        self._compiled: dict[str, tuple[jinja2.Template | None, bool, str | None]] = {}
+        self._compiled: dict[str, _Compiled] = {}
         self._files: dict[str, jinja2.Template] = {}
 
     def _with_globals(self, scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,9 +145,11 @@ class Templates:
                     return text
                 compiled = self._compile(text)
                 self._compiled[text] = compiled
-            template, single, name = compiled
+            template, single, name, plan = compiled
             if not single:
-                return self._render(template, scope)  # type: ignore[arg-type]
+                if template is None:
+                    return self._run_plan(plan, scope, render_plan)  # type: ignore[arg-type]
+                return self._render(template, scope)
             if name is not None:
                 full = self._with_globals(scope)
                 if name in full:
@@ -152,18 +157,17 @@ class Templates:
                     if isinstance(result, jinja2.Undefined):
                         str(result)  # raises UndefinedError with the name
                     return result
-                if template is None:  # not in scope: let Jinja say so
-                    template = self.env.from_string(_set_result(text))
-                    self._compiled[text] = (template, True, name)
-            assert template is not None  # compiled unless the expression is a bare name
-            ctx = self._context(template, scope)
-            try:
-                with self.env.render_budget():
-                    for _ in template.raw_render_func(ctx):  # type: ignore[attr-defined]
-                        pass
-            except Exception:
-                self.env.handle_exception()
-            result = ctx.vars["result"]
+            if template is None:
+                result = self._run_plan(plan, scope, evaluate)  # type: ignore[arg-type]
+            else:
+                ctx = self._context(template, scope)
+                try:
+                    with self.env.render_budget():
+                        for _ in template.raw_render_func(ctx):  # type: ignore[attr-defined]
+                            pass
+                except Exception:
+                    self.env.handle_exception()
+                result = ctx.vars["result"]
             if isinstance(result, jinja2.Undefined):
                 str(result)  # raises UndefinedError with the name
             if not isinstance(result, (str, int, float, bool)) and result is not None:
@@ -180,21 +184,36 @@ class Templates:
         except Exception as exc:  # noqa: BLE001 - any error in a user's expression
             raise _render_error(exc, pos) from None
 
-    def _compile(self, text: str) -> tuple[jinja2.Template | None, bool, str | None]:
-        """(template, single, name): a string that is exactly one expression, nothing around
-        it, compiles as `{% set result = expr %}` so that its value keeps its type; `name` is
-        the variable when the expression is nothing but one (then a render is a dict lookup, as
-        Jinja would resolve it from the same scope, and the template is only compiled if the
-        name is missing)."""
+    def _compile(self, text: str) -> _Compiled:
+        """(template, single, name, plan): a string that is exactly one expression, nothing
+        around it, compiles as `{% set result = expr %}` so that its value keeps its type;
+        `name` is the variable when the expression is nothing but one (then a render is a dict
+        lookup, as Jinja would resolve it from the same scope). A string of text and simple
+        expressions is not compiled to Python at all: `plan` is what quick.py evaluates (and
+        `template` is None)."""
         if not (text.startswith("{{") and _SINGLE_EXPR.match(text)):
-            return self.env.from_string(text), False, None
+            tree = self.env.parse(text)
+            plan = plan_output(tree)
+            if plan is not None:
+                return None, False, None, plan
+            return self.env.from_string(tree), False, None, None
         tree = self.env.parse(_set_result(text))
-        if len(tree.body) == 1 and isinstance(tree.body[0], nodes.Assign):
-            value = tree.body[0].node
-            # `self` is special (the template reference); true/false/none parse as constants.
-            if isinstance(value, nodes.Name) and value.ctx == "load" and value.name != "self":
-                return None, True, value.name
-        return self.env.from_string(tree), True, None
+        expr = plan_single(tree)
+        if expr is not None:
+            # true/false/none parse as constants, so a bare name is a scope name.
+            bare = expr.name if expr.name is not None and not expr.steps else None
+            return None, True, bare, expr
+        return self.env.from_string(tree), True, None, None
+
+    def _run_plan(self, plan: Any, scope: Mapping[str, Any], run: Callable[..., Any]) -> Any:
+        """`run(plan, …)` (quick.py) as one render: its budget, and its errors as Jinja's."""
+        env = self.env
+        full = self._with_globals(scope)
+        try:
+            with env.render_budget():
+                return run(plan, env, full, lambda: env.context_class(env, full, None, {}))
+        except Exception:
+            return env.handle_exception()
 
     def render_file(self, name: str, scope: Mapping[str, Any], pos: SourcePos) -> str:
         """Render `templates/<name>`; errors point at the template's own line when known."""
