@@ -10,6 +10,7 @@ node's refs) and bounded by short timeouts, so a dead server costs a run seconds
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -58,10 +59,14 @@ def halt_ref(commit: str, node: str) -> str:
 
 
 def open_store(state_dir: Path) -> pygit2.Repository:
-    """The node's local reports repository (created on first use)."""
+    """The node's local reports repository (created on first use, and again when it is
+    damaged: what it holds was pushed already, or is replaced by the next run's report)."""
     path = Path(state_dir) / "reports.git"
     if (path / "HEAD").is_file():
-        return pygit2.Repository(str(path))
+        try:
+            return pygit2.Repository(str(path))
+        except pygit2.GitError:
+            shutil.rmtree(path)  # the state dir is root's alone (state.py refuses others)
     Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o755)
     return pygit2.init_repository(str(path), bare=True)
 

@@ -134,8 +134,10 @@ def run_once(
             repo = open_node_repo(config)
             pulled = pull(repo, config, node, ignore_rollout=bypass, halts=halts)
             compiled = _compile_candidate(config, repo, pulled, facts)  # halt markers arrive
-            if (settled := settle(pulled)) is not pulled:
-                pulled, compiled = settled, None  # the halt holds that commit: choose again
+            settled = settle(pulled)  # decided again if the markers name a guessed commit
+            if settled.candidate != pulled.candidate:
+                compiled = None  # the halt holds that commit: the new choice compiles instead
+            pulled = settled
             result = _apply_chosen(
                 config, repo, pulled, facts, noop, on_result, on_begin, tags, compiled
             )
@@ -144,8 +146,8 @@ def run_once(
             off = isinstance(exc, RunDisabled)
             seen = _seen(pulled, facts, [str(exc)])
             end = RunEnd(started, code, node, noop=noop, disabled=off, **seen)
-            record_run_quietly(config, end)
             halts.finish()
+            record_run_quietly(config, end)
             raise
         end = RunEnd(
             started,
@@ -157,8 +159,8 @@ def run_once(
             noop,
             **_seen(pulled, facts, result.messages),
         )
+        halts.finish()  # a listing the run did not need: done before the reports store is used
         result.messages.extend(record_run(config, end))
-        halts.finish()  # a listing started before the fetch that the run did not need
         result.rollout = pulled.rollout
         return result
 

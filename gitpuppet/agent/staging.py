@@ -77,8 +77,16 @@ class HaltCheck:
         self._error: Exception | None = None
 
     def start(self) -> None:
-        """Start the listing in the background (once)."""
+        """Start the listing in the background (once). The reports store it lists through is
+        made here first, so the thread never creates it while the run's publish writes it."""
         if self._thread is None and self._markers is None and self._error is None:
+            from gitpuppet.agent.reports_git import open_store
+
+            try:
+                open_store(Path(self.config.state_dir))
+            except Exception as exc:  # handed to the run in answer()
+                self._error = exc
+                return
             self._thread = threading.Thread(target=self._list, name="halt-markers", daemon=True)
             self._thread.start()
 
@@ -99,8 +107,11 @@ class HaltCheck:
             self._thread.join(self.wait)
             if self._thread.is_alive():
                 raise ReportsUnavailable(f"no answer within {self.wait:.0f} s")
-        if self._error is not None:
-            raise self._error
+        error = self._error
+        if error is not None:
+            if isinstance(error, (GitpuppetError, OSError, ValueError)):
+                raise error
+            raise ReportsUnavailable(f"{type(error).__name__}: {error}")  # held, never a crash
         assert self._markers is not None
         return list(self._markers.get(commit, []))
 

@@ -6,6 +6,7 @@ decides again when they hold its commit, and a halt server that never answers ho
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import socket
 import threading
 import time
@@ -218,3 +219,41 @@ def test_the_listing_starts_before_the_fetch_only_where_the_halt_applied_last_ti
     # the fetch brought a new commit); the canary, which the halt never holds, did not.
     assert connections == {later.name: 1, canary.name: 0}
     proxy.close()
+
+
+def test_a_damaged_local_reports_store_is_made_again(fleet) -> None:  # type: ignore[no-untyped-def]
+    tmp_path, _target, control, work, _base, reports, daemon = fleet
+    url = {"repo": f"git://127.0.0.1:{daemon.port}/reports.git"}
+    node = make_node(tmp_path / "nodes", _later_wave_name(), control, url)
+    assert node.run().returncode == 2
+    new = _commit(work, "notes/b.txt", "b\n", "another change")
+    store = node.state / "reports.git"
+    for entry in ("objects", "refs"):  # libgit2 no longer opens it (a pygit2 error)
+        shutil.rmtree(store / entry)
+    result = run_once(load_config(node.config), now=True)
+    assert result.commit == new, result.messages  # the halt check read the markers
+    assert not any("reports:" in m for m in result.messages), result.messages
+    assert git("rev-parse", f"refs/heads/nodes/{node.name}", cwd=reports)  # pushed again
+
+
+def test_any_error_of_the_listing_holds_the_commit(
+    fleet,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the listing raises (a libgit2 error is no OSError) is a hold, never a crash."""
+    from gitpuppet.agent import reports as reports_module
+    from gitpuppet.agent.reports import ReportsUnavailable
+
+    tmp_path, _target, control, _work, _base, _reports, daemon = fleet
+    url = {"repo": f"git://127.0.0.1:{daemon.port}/reports.git"}
+    config = load_config(make_node(tmp_path / "nodes", "n.example.com", control, url).config)
+
+    def broken(*_args: object, **_kwargs: object) -> dict[str, list[str]]:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(reports_module, "halt_markers", broken)
+    check = HaltCheck(config)
+    assert check.guess("c" * 40) == []
+    with pytest.raises(ReportsUnavailable, match="RuntimeError: unexpected"):
+        check.answer("c" * 40)
+    assert check.settle() is False
