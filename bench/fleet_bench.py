@@ -18,10 +18,8 @@ import argparse
 import json
 import os
 import resource
-import socket
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,59 +36,9 @@ from gitpuppet.config import AgentConfig  # noqa: E402
 from gitpuppet.facts import gather_facts  # noqa: E402
 from gitpuppet.state import State  # noqa: E402
 from tests.integration.fleetsim import make_reports_repo  # noqa: E402
-from tests.integration.gitservers import HttpGit, Sshd, git  # noqa: E402
+from tests.integration.gitservers import CountingProxy, HttpGit, Sshd, git  # noqa: E402
 
 COMMIT = "c" * 40
-
-
-class CountingProxy:
-    """127.0.0.1:port → target port; counts bytes both ways (reset between measurements)."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.up = self.down = self.connections = 0
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.up = self.down = self.connections = 0
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, way: str) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-                with self.lock:
-                    setattr(self, way, getattr(self, way) + len(data))
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    @property
-    def total(self) -> int:
-        return self.up + self.down
 
 
 def children_cpu() -> float:

@@ -459,6 +459,64 @@ class HttpsGit(HttpGit):
         return f"https://127.0.0.1:{self.port}/{up.name}"
 
 
+class CountingProxy:
+    """127.0.0.1:port forwarding to the port `target`, counting connections and bytes both ways
+    (`reset()` between measurements). With `target` None it is a blackhole: it accepts and
+    never answers (`close()` ends those connections)."""
+
+    def __init__(self, target: int | None) -> None:
+        self.target = target
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.port = self.sock.getsockname()[1]
+        self.up = self.down = self.connections = 0
+        self.held: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.up = self.down = self.connections = 0
+
+    @property
+    def total(self) -> int:
+        return self.up + self.down
+
+    def close(self) -> None:
+        self.sock.close()
+        for held in self.held:
+            held.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            if self.target is None:
+                self.held.append(client)
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, way: str) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+                with self.lock:
+                    setattr(self, way, getattr(self, way) + len(data))
+        except OSError:
+            pass
+        finally:
+            for end in (src, dst):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 def dir_size(path: Path) -> int:
     """Bytes used by the files under `path`."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

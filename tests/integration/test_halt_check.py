@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
-import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,8 @@ from gitpuppet.agent.staging import HaltCheck, choose_commit, halt_reader
 from gitpuppet.config import load_config
 from gitpuppet.rollout.plan import bucket
 from gitpuppet.state import load_state
-from tests.integration.fleetsim import make_control_repo, make_node, make_reports_repo
-from tests.integration.gitservers import GitDaemon, git
+from tests.integration.fleetsim import Node, make_control_repo, make_node, make_reports_repo
+from tests.integration.gitservers import CountingProxy, GitDaemon, git
 
 pytestmark = pytest.mark.integration
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -34,51 +34,6 @@ rollout:
     - {percent: 100, after: 0m}
   halt_after_failures: 1
 """
-
-
-class CountingProxy:
-    """127.0.0.1:port forwarding to `target` (None: accept and never answer), counting connections."""
-
-    def __init__(self, target: int | None) -> None:
-        self.target = target
-        self.connections = 0
-        self.held: list[socket.socket] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            if self.target is None:
-                self.held.append(client)  # a blackhole: the connection stays silent
-                continue
-            server = socket.create_connection(("127.0.0.1", self.target))
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
-        for s in self.held:
-            s.close()
 
 
 def _later_wave_name() -> str:
@@ -107,82 +62,85 @@ def _marker(reports: Path, commit: str, node: str) -> None:
     git("update-ref", f"refs/heads/halt/{commit}/{node}", marker, cwd=reports)
 
 
+@dataclass
+class Rig:
+    """A control repo (rollout settings with the halt at its base commit) and a reports repo
+    served by git daemon."""
+
+    tmp: Path
+    target: Path
+    control: Path
+    work: Path
+    base: str
+    reports: Path
+    daemon: GitDaemon
+
+    def node(self, name: str | None = None, port: int | None = None) -> Node:
+        """A node (of a later wave unless named) whose reports go to `port` (the daemon's)."""
+        url = f"git://127.0.0.1:{port or self.daemon.port}/reports.git"
+        return make_node(
+            self.tmp / "nodes", name or _later_wave_name(), self.control, {"repo": url}
+        )
+
+
 @pytest.fixture
-def fleet(tmp_path: Path):  # type: ignore[no-untyped-def]
+def fleet(tmp_path: Path) -> Iterator[Rig]:
     target = tmp_path / "target"
     control, work = make_control_repo(tmp_path, target)
     base = _commit(work, "gitpuppet.yaml", WAVES, "rollout settings")
     reports = make_reports_repo(tmp_path / "reports" / "reports.git")
     daemon = GitDaemon(tmp_path / "reports")
     daemon.start()
-    yield tmp_path, target, control, work, base, reports, daemon
+    yield Rig(tmp_path, target, control, work, base, reports, daemon)
     daemon.stop()
 
 
-def test_markers_are_listed_once_however_many_due_commits_are_halted(fleet) -> None:  # type: ignore[no-untyped-def]
-    tmp_path, _target, control, work, base, reports, daemon = fleet
-    proxy = CountingProxy(daemon.port)
-    node = make_node(
-        tmp_path / "nodes",
-        _later_wave_name(),
-        control,
-        {"repo": f"git://127.0.0.1:{proxy.port}/reports.git"},
-    )
+def test_markers_are_listed_once_however_many_due_commits_are_halted(fleet: Rig) -> None:
+    proxy = CountingProxy(fleet.daemon.port)
+    node = fleet.node(port=proxy.port)
     assert node.run().returncode == 2
     config = load_config(node.config)
-    halted = [_commit(work, f"notes/{i}.txt", f"{i}\n", f"change {i}") for i in range(3)]
+    halted = [_commit(fleet.work, f"notes/{i}.txt", f"{i}\n", f"change {i}") for i in range(3)]
     for commit in halted:
-        _marker(reports, commit, _canary())
+        _marker(fleet.reports, commit, _canary())
     repo = open_node_repo(config)
     head = repo.fetch().head
     proxy.connections = 0
     decision = choose_commit(repo, head, node.name, config, failures_on=halt_reader(config))
-    assert decision.commit == base  # every newer commit is halted: it stays
+    assert decision.commit == fleet.base  # every newer commit is halted: it stays
     assert decision.held and "halted" in decision.held, decision
     assert proxy.connections == 1  # one advertisement for the three commits, not one each
     proxy.close()
 
 
-def test_a_run_that_guessed_wrong_applies_nothing_of_the_halted_commit(fleet) -> None:  # type: ignore[no-untyped-def]
-    tmp_path, target, control, work, base, reports, daemon = fleet
-    node = make_node(
-        tmp_path / "nodes",
-        _later_wave_name(),
-        control,
-        {"repo": f"git://127.0.0.1:{daemon.port}/reports.git"},
-    )
+def test_a_run_that_guessed_wrong_applies_nothing_of_the_halted_commit(fleet: Rig) -> None:
+    node = fleet.node()
     assert node.run().returncode == 2
-    bad_class = f'resources:\n  - file: {target}/halted-marker\n    content: "x\\n"\n'
-    bad = _commit(work, "classes/good.yaml", bad_class, "a change canaries failed on")
-    _marker(reports, bad, _canary())
+    bad_class = f'resources:\n  - file: {fleet.target}/halted-marker\n    content: "x\\n"\n'
+    bad = _commit(fleet.work, "classes/good.yaml", bad_class, "a change canaries failed on")
+    _marker(fleet.reports, bad, _canary())
     config = load_config(node.config)
     repo = open_node_repo(config)
     pulled = pull(repo, config, node.name, halts=HaltCheck(config))
     assert pulled.candidate == bad  # the guess: no halt, so the run compiles it meanwhile
     settled = settle(pulled)
-    assert settled is not pulled and settled.candidate == base
+    assert settled is not pulled and settled.candidate == fleet.base
     assert settled.rollout is not None and "halted" in (settled.rollout.held or "")
     result = run_once(config, now=True)
-    assert result.commit == base and not (target / "halted-marker").exists()
-    assert load_state(node.state).applied_commit == base
+    assert result.commit == fleet.base and not (fleet.target / "halted-marker").exists()
+    assert load_state(node.state).applied_commit == fleet.base
 
 
 def test_a_silent_halt_server_holds_the_commit_after_a_bounded_wait(
-    fleet,  # type: ignore[no-untyped-def]
+    fleet: Rig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tmp_path, _target, control, work, base, _reports, daemon = fleet
-    node = make_node(
-        tmp_path / "nodes",
-        _later_wave_name(),
-        control,
-        {"repo": f"git://127.0.0.1:{daemon.port}/reports.git"},
-    )
+    node = fleet.node()
     assert node.run().returncode == 2
     hole = CountingProxy(None)
     silent = f"git://127.0.0.1:{hole.port}/reports.git"
     config = dataclasses.replace(load_config(node.config), reports_repo=silent)
-    new = _commit(work, "notes/a.txt", "a\n", "a change")
+    new = _commit(fleet.work, "notes/a.txt", "a\n", "a change")
     monkeypatch.setattr(staging, "HALT_WAIT", 1.0)
     repo = open_node_repo(config)
     pulled = pull(repo, config, node.name, halts=HaltCheck(config))
@@ -190,7 +148,7 @@ def test_a_silent_halt_server_holds_the_commit_after_a_bounded_wait(
     began = time.monotonic()
     settled = settle(pulled)
     assert time.monotonic() - began < 10  # the wait, not libgit2's 120 s read timeout
-    assert settled.candidate == base, settled.messages
+    assert settled.candidate == fleet.base, settled.messages
     held = settled.rollout.held if settled.rollout else ""
     assert "no answer within 1 s" in (held or ""), held
     assert hole.connections == 1
@@ -198,12 +156,12 @@ def test_a_silent_halt_server_holds_the_commit_after_a_bounded_wait(
     hole.close()
 
 
-def test_the_listing_starts_before_the_fetch_only_where_the_halt_applied_last_time(fleet) -> None:  # type: ignore[no-untyped-def]
-    tmp_path, _target, control, _work, base, _reports, daemon = fleet
-    proxy = CountingProxy(daemon.port)
-    reports = {"repo": f"git://127.0.0.1:{proxy.port}/reports.git"}
-    later = make_node(tmp_path / "nodes", _later_wave_name(), control, reports)
-    canary = make_node(tmp_path / "nodes", _canary(), control, reports)
+def test_the_listing_starts_before_the_fetch_only_where_the_halt_applied_last_time(
+    fleet: Rig,
+) -> None:
+    proxy = CountingProxy(fleet.daemon.port)
+    later = fleet.node(port=proxy.port)
+    canary = fleet.node(_canary(), port=proxy.port)
     connections = {}
     for node in (later, canary):
         assert node.run().returncode == 2
@@ -213,7 +171,7 @@ def test_the_listing_starts_before_the_fetch_only_where_the_halt_applied_last_ti
         halts = HaltCheck(config)
         pulled = pull(repo, config, node.name, halts=halts)
         halts.finish()
-        assert pulled.candidate == base and not halts.guessed  # nothing new: nothing to check
+        assert pulled.candidate == fleet.base and not halts.guessed  # nothing new: nothing to check
         connections[node.name] = proxy.connections
     # The later-wave node read the markers during its fetch (they would have been needed had
     # the fetch brought a new commit); the canary, which the halt never holds, did not.
@@ -221,32 +179,28 @@ def test_the_listing_starts_before_the_fetch_only_where_the_halt_applied_last_ti
     proxy.close()
 
 
-def test_a_damaged_local_reports_store_is_made_again(fleet) -> None:  # type: ignore[no-untyped-def]
-    tmp_path, _target, control, work, _base, reports, daemon = fleet
-    url = {"repo": f"git://127.0.0.1:{daemon.port}/reports.git"}
-    node = make_node(tmp_path / "nodes", _later_wave_name(), control, url)
+def test_a_damaged_local_reports_store_is_made_again(fleet: Rig) -> None:
+    node = fleet.node()
     assert node.run().returncode == 2
-    new = _commit(work, "notes/b.txt", "b\n", "another change")
+    new = _commit(fleet.work, "notes/b.txt", "b\n", "another change")
     store = node.state / "reports.git"
     for entry in ("objects", "refs"):  # libgit2 no longer opens it (a pygit2 error)
         shutil.rmtree(store / entry)
     result = run_once(load_config(node.config), now=True)
     assert result.commit == new, result.messages  # the halt check read the markers
     assert not any("reports:" in m for m in result.messages), result.messages
-    assert git("rev-parse", f"refs/heads/nodes/{node.name}", cwd=reports)  # pushed again
+    assert git("rev-parse", f"refs/heads/nodes/{node.name}", cwd=fleet.reports)  # pushed again
 
 
 def test_any_error_of_the_listing_holds_the_commit(
-    fleet,  # type: ignore[no-untyped-def]
+    fleet: Rig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Whatever the listing raises (a libgit2 error is no OSError) is a hold, never a crash."""
     from gitpuppet.agent import reports as reports_module
     from gitpuppet.agent.reports import ReportsUnavailable
 
-    tmp_path, _target, control, _work, _base, _reports, daemon = fleet
-    url = {"repo": f"git://127.0.0.1:{daemon.port}/reports.git"}
-    config = load_config(make_node(tmp_path / "nodes", "n.example.com", control, url).config)
+    config = load_config(fleet.node("n.example.com").config)
 
     def broken(*_args: object, **_kwargs: object) -> dict[str, list[str]]:
         raise RuntimeError("unexpected")
