@@ -15,7 +15,7 @@ from gitpuppet.config import load_config
 from gitpuppet.rollout.plan import bucket
 from gitpuppet.state import load_state
 from tests.integration.fleetsim import make_control_repo, make_node
-from tests.integration.gitservers import GitDaemon, git
+from tests.integration.gitservers import GitDaemon, HttpGit, git
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +42,17 @@ def _commit(work: Path, rel: str, text: str, message: str, when: float) -> str:
     return git("rev-parse", "HEAD", cwd=work)
 
 
-@pytest.fixture
-def served(tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["git", "http"])
+def served(tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The control repo over git daemon or git-http-backend: both fetch shallow."""
     target = tmp_path / "target"
     control, work = make_control_repo(tmp_path / "served", target)
-    daemon = GitDaemon(tmp_path / "served")
-    daemon.start()
-    yield tmp_path, target, work, f"git://127.0.0.1:{daemon.port}/control.git"
-    daemon.stop()
+    server = (
+        GitDaemon(tmp_path / "served") if request.param == "git" else HttpGit(tmp_path / "served")
+    )
+    server.start()
+    yield tmp_path, target, work, f"{request.param}://127.0.0.1:{server.port}/control.git"
+    server.stop()
 
 
 def test_a_new_later_wave_node_applies_the_newest_commit_due_for_it(served) -> None:  # type: ignore[no-untyped-def]
