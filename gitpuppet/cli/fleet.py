@@ -57,7 +57,8 @@ def command(
     temp = None if cache is not None else Path(tempfile.mkdtemp(prefix="gitpuppet-fleet-"))
     try:
         fetched = fetch_all(source, cache or temp or Path("."))
-        reports, warnings = read_reports(fetched.repos)
+        needs_facts = as_json or html_out is not None  # the terminal lines show no facts
+        reports, warnings = read_reports(fetched.repos, needs_facts, use_cache=cache is not None)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
@@ -70,8 +71,7 @@ def command(
     if as_json:
         app.json([row_json(r) for r in view.rows])
     elif html_out is None or not app.quiet:
-        for line in render_lines(view, verbose=bool(app.verbose)):
-            app.out(line)
+        app.out("\n".join(render_lines(view, verbose=bool(app.verbose))))  # one write
 
 
 def _source(

@@ -28,7 +28,9 @@ _ESCAPES = {
 def embed_json(data: object) -> str:
     """JSON that can sit inside a <script> element: no `</script>`, `<!--` or `&` in it."""
     text = json.dumps(data, ensure_ascii=False, default=str)
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    for char, escape in _ESCAPES.items():  # str.replace: C speed, not a loop over characters
+        text = text.replace(char, escape)
+    return text
 
 
 def render_page(view: FleetView, now: datetime | None = None) -> str:
