@@ -33,16 +33,28 @@ def embed_json(data: object) -> str:
     return text
 
 
+def embedded_data(view: FleetView, now: datetime) -> bytes:
+    """The page's data as UTF-8 script-safe JSON, made a node at a time (the same text as
+    `embed_json` of the whole, without a second and third copy of 30 MB at 10,000 nodes)."""
+    head = embed_json(
+        {"generated": iso(now), "summary": view.summary_line(), "warnings": view.warnings[:100]}
+    )
+    parts = [head[:-1].encode("utf-8"), b', "nodes": [']
+    for i, row in enumerate(view.rows):
+        parts.append((", " if i else "").encode() + embed_json(row_json(row)).encode("utf-8"))
+    parts.append(b"]}")
+    return b"".join(parts)
+
+
 def render_page(view: FleetView, now: datetime | None = None) -> str:
-    """The whole page for `view`, as text (UTF-8 when written)."""
+    """The whole page for `view`, as text."""
+    return page_bytes(view, now).decode("utf-8")
+
+
+def page_bytes(view: FleetView, now: datetime | None = None) -> bytes:
+    """The whole page for `view`, UTF-8 (what `--html` writes)."""
     now = now or datetime.now(UTC)
     nonce = secrets.token_urlsafe(18)
-    data = {
-        "generated": iso(now),
-        "summary": view.summary_line(),
-        "warnings": view.warnings[:100],
-        "nodes": [row_json(r) for r in view.rows],
-    }
     assets = resources.files("gitpuppet.fleet")
     css = assets.joinpath("page.css").read_text(encoding="utf-8")
     js = assets.joinpath("page.js").read_text(encoding="utf-8")
@@ -50,7 +62,12 @@ def render_page(view: FleetView, now: datetime | None = None) -> str:
         f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
         "img-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'"
     )
-    return f"""<!DOCTYPE html>
+    head, _, tail = _TEMPLATE.format(csp=csp, nonce=nonce, css=css, js=js).partition(_DATA)
+    return b"".join([head.encode("utf-8"), embedded_data(view, now), tail.encode("utf-8")])
+
+
+_DATA = "\x00data\x00"
+_TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -78,7 +95,7 @@ def render_page(view: FleetView, now: datetime | None = None) -> str:
 </table>
 <p id="shown"></p>
 </main>
-<script id="fleet-data" type="application/json">{embed_json(data)}</script>
+<script id="fleet-data" type="application/json">\x00data\x00</script>
 <script nonce="{nonce}">{js}</script>
 </body>
 </html>
