@@ -51,13 +51,14 @@ def command(
     """Fetch the reports, then print lines (or JSON) and write the page if asked."""
     from gitpuppet.fleet.fetch import fetch_all
     from gitpuppet.fleet.text import render_lines, safe
-    from gitpuppet.fleet.view import build_view, read_reports, row_json
+    from gitpuppet.fleet.view import build_view, read_reports
 
     source, cache = _source(app, url, shards, ssh_key, known_hosts)
     temp = None if cache is not None else Path(tempfile.mkdtemp(prefix="gitpuppet-fleet-"))
     try:
         fetched = fetch_all(source, cache or temp or Path("."))
-        reports, warnings = read_reports(fetched.repos)
+        needs_facts = as_json or html_out is not None  # the terminal lines show no facts
+        reports, warnings = read_reports(fetched.repos, needs_facts, use_cache=cache is not None)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
@@ -68,10 +69,9 @@ def command(
     if html_out is not None:
         _write_page(app, view, html_out)
     if as_json:
-        app.json([row_json(r) for r in view.rows])
+        _print_json(app, view)
     elif html_out is None or not app.quiet:
-        for line in render_lines(view, verbose=bool(app.verbose)):
-            app.out(line)
+        app.out("\n".join(render_lines(view, verbose=bool(app.verbose))))  # one write
 
 
 def _source(
@@ -100,9 +100,31 @@ def _source(
     return Source(url, count, key, kh), cache
 
 
-def _write_page(app: App, view: FleetView, out: str) -> None:
-    from gitpuppet.atomic import write_atomic
-    from gitpuppet.fleet.page import render_page
+def _print_json(app: App, view: FleetView) -> None:
+    """The --json list; not for a terminal, it is written a row at a time (the same bytes as
+    one json.dumps of the list, without holding all of it: 10,000 nodes' facts are 30 MB)."""
+    import json
+    import sys
 
-    write_atomic(out, render_page(view).encode("utf-8"), mode=0o644)
+    from gitpuppet.fleet.view import row_json
+
+    if sys.stdout.isatty():
+        app.json([row_json(r) for r in view.rows])
+        return
+    out = sys.stdout  # ASCII only: json.dumps escapes the rest
+    out.write("[")
+    for i, row in enumerate(view.rows):
+        out.write((", " if i else "") + json.dumps(row_json(row), default=str))
+    out.write("]\n")
+    out.flush()
+
+
+def _write_page(app: App, view: FleetView, out: str) -> None:
+    from typing import cast
+
+    from gitpuppet.atomic import write_atomic
+    from gitpuppet.fleet.page import page_bytes
+
+    # A bytearray (write_atomic writes a memoryview of it): no 30 MB copy into bytes first.
+    write_atomic(out, cast(bytes, page_bytes(view)), mode=0o644)
     app.info(f"wrote {out}")

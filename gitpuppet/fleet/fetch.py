@@ -3,13 +3,15 @@
 One bare cache repository per reports URL (per shard), named by a hash of the URL so that no
 credential or path from the URL ends up in a file name. Only `refs/heads/nodes/*` is fetched
 (halt markers and anything else a node pushed stay on the server), pruned, so a branch deleted
-upstream disappears from the view.
+upstream disappears from the view. The shards are fetched in parallel (a few threads: libgit2
+waits on the network without holding the GIL), each into its own repository object.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from gitpuppet.redact import redact_url
 NODE_REFS = "refs/fleet/nodes/"
 REFSPEC = f"+refs/heads/nodes/*:{NODE_REFS}*"
 SHARD = "{shard}"
+FETCH_THREADS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +68,21 @@ def fetch_all(source: Source, cache_root: Path) -> Fetched:
     set_timeouts()
     cache_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     known = _known_hosts(source, cache_root)
-    out = Fetched()
-    for url in source.urls():
+    urls = source.urls()
+
+    def one(url: str) -> pygit2.Repository | str:
         try:
-            out.repos.append(_fetch_one(url, cache_path(cache_root, url), source.ssh_key, known))
+            return _fetch_one(url, cache_path(cache_root, url), source.ssh_key, known)
         except GitpuppetError as exc:
-            out.errors.append(redact_url(str(exc)))
+            return redact_url(str(exc))
+
+    out = Fetched()
+    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(urls))) as pool:
+        for got in pool.map(one, urls):  # in shard order, whatever order they finish in
+            if isinstance(got, str):
+                out.errors.append(got)
+            else:
+                out.repos.append(got)
     if not out.repos:
         raise GitpuppetError(
             "no reports repository could be fetched: " + "; ".join(out.errors),

@@ -17,6 +17,11 @@
   ];
   const statuses = ["all", "failed", "stale", "behind", "changed", "unchanged", "skipped", "disabled", "drift"];
   const state = { sort: "node", desc: false, status: "all", text: "", open: new Set() };
+  // Only the first rows of the sorted, filtered list are in the table; more are added as the
+  // last one scrolls into view (a 10,000-row table takes seconds to lay out on each change).
+  const PAGE = 200;
+  let shown = [], drawn = 0;
+  const rows = new Map(); // node name -> its <tr>, made once
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -53,7 +58,13 @@
     for (const [k, v] of Object.entries(n.facts)) parts.push(k + "=" + (typeof v === "string" ? v : JSON.stringify(v)));
     return parts.join("\n").toLowerCase();
   }
-  const hay = new Map(nodes.map((n) => [n, haystack(n)]));
+  // Built on the first text filter, not at load: 10,000 nodes' facts take a while to flatten.
+  let hay = null;
+  function matches(n) {
+    if (!state.text) return true;
+    if (hay === null) hay = new Map(nodes.map((x) => [x, haystack(x)]));
+    return hay.get(n).includes(state.text);
+  }
 
   function header() {
     const tr = document.querySelector("#nodes thead tr");
@@ -104,8 +115,14 @@
     const notes = cell(tr, "Notes", "");
     for (const f of flags(n)) notes.appendChild(el("span", f, "flag " + f));
     tr.addEventListener("click", () => {
-      if (state.open.has(n.node)) state.open.delete(n.node); else state.open.add(n.node);
-      draw();
+      if (state.open.has(n.node)) {
+        state.open.delete(n.node);
+        const d = tr.nextElementSibling;
+        if (d && d.dataset.detail === n.node) d.remove();
+      } else {
+        state.open.add(n.node);
+        tr.after(detailRow(n));
+      }
     });
     return tr;
   }
@@ -143,20 +160,52 @@
     return tr;
   }
 
+  function rowOf(n) {
+    let tr = rows.get(n.node);
+    if (!tr) { tr = nodeRow(n); rows.set(n.node, tr); }
+    return tr;
+  }
+
+  const moreRow = el("tr", null, "more");
+  const moreCell = el("td");
+  moreCell.colSpan = columns.length;
+  const moreButton = el("button");
+  moreButton.type = "button";
+  moreButton.addEventListener("click", () => drawMore());
+  moreCell.appendChild(moreButton);
+  moreRow.appendChild(moreCell);
+  const watcher = new IntersectionObserver((seen) => {
+    if (seen.some((e) => e.isIntersecting)) drawMore();
+  }, { rootMargin: "600px" });
+  watcher.observe(moreRow);
+
+  function drawMore() {
+    const body = document.querySelector("#nodes tbody");
+    const part = document.createDocumentFragment();
+    const end = Math.min(shown.length, drawn + PAGE);
+    for (; drawn < end; drawn++) {
+      const n = shown[drawn];
+      part.appendChild(rowOf(n));
+      if (state.open.has(n.node)) part.appendChild(detailRow(n));
+    }
+    body.insertBefore(part, moreRow);
+    const left = shown.length - drawn;
+    moreRow.hidden = left === 0;
+    moreButton.textContent = "show " + Math.min(left, PAGE) + " more (" + left + " not shown yet)";
+  }
+
   function draw() {
     const get = columns.find((c) => c[0] === state.sort)[2];
-    const shown = nodes.filter((n) => hasStatus(n, state.status) && (!state.text || hay.get(n).includes(state.text)));
+    shown = nodes.filter((n) => hasStatus(n, state.status) && matches(n));
     shown.sort((a, b) => {
       const x = get(a), y = get(b);
       const r = x < y ? -1 : x > y ? 1 : a.node < b.node ? -1 : 1;
       return state.desc ? -r : r;
     });
     const body = document.querySelector("#nodes tbody");
-    body.replaceChildren();
-    for (const n of shown) {
-      body.appendChild(nodeRow(n));
-      if (state.open.has(n.node)) body.appendChild(detailRow(n));
-    }
+    body.replaceChildren(moreRow);
+    drawn = 0;
+    drawMore();
     for (const th of document.querySelectorAll("#nodes th")) {
       th.className = th.dataset.key === state.sort ? (state.desc ? "desc" : "asc") : "";
     }

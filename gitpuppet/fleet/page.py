@@ -28,19 +28,35 @@ _ESCAPES = {
 def embed_json(data: object) -> str:
     """JSON that can sit inside a <script> element: no `</script>`, `<!--` or `&` in it."""
     text = json.dumps(data, ensure_ascii=False, default=str)
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    for char, escape in _ESCAPES.items():  # str.replace: C speed, not a loop over characters
+        text = text.replace(char, escape)
+    return text
+
+
+def embedded_data(view: FleetView, now: datetime, out: bytearray) -> None:
+    """The page's data as UTF-8 script-safe JSON, made a node at a time (the same text as
+    `embed_json` of the whole, appended to `out`: no second copy of 30 MB at 10,000 nodes)."""
+    head = embed_json(
+        {"generated": iso(now), "summary": view.summary_line(), "warnings": view.warnings[:100]}
+    )
+    out += head[:-1].encode("utf-8") + b', "nodes": ['
+
+    for i, row in enumerate(view.rows):
+        if i:
+            out += b", "
+        out += embed_json(row_json(row)).encode("utf-8")
+    out += b"]}"
 
 
 def render_page(view: FleetView, now: datetime | None = None) -> str:
-    """The whole page for `view`, as text (UTF-8 when written)."""
+    """The whole page for `view`, as text."""
+    return page_bytes(view, now).decode("utf-8")
+
+
+def page_bytes(view: FleetView, now: datetime | None = None) -> bytearray:
+    """The whole page for `view`, UTF-8 (what `--html` writes)."""
     now = now or datetime.now(UTC)
     nonce = secrets.token_urlsafe(18)
-    data = {
-        "generated": iso(now),
-        "summary": view.summary_line(),
-        "warnings": view.warnings[:100],
-        "nodes": [row_json(r) for r in view.rows],
-    }
     assets = resources.files("gitpuppet.fleet")
     css = assets.joinpath("page.css").read_text(encoding="utf-8")
     js = assets.joinpath("page.js").read_text(encoding="utf-8")
@@ -48,7 +64,15 @@ def render_page(view: FleetView, now: datetime | None = None) -> str:
         f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
         "img-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'"
     )
-    return f"""<!DOCTYPE html>
+    head, _, tail = _TEMPLATE.format(csp=csp, nonce=nonce, css=css, js=js).partition(_DATA)
+    page = bytearray(head.encode("utf-8"))
+    embedded_data(view, now, page)
+    page += tail.encode("utf-8")
+    return page
+
+
+_DATA = "\x00data\x00"
+_TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -76,7 +100,7 @@ def render_page(view: FleetView, now: datetime | None = None) -> str:
 </table>
 <p id="shown"></p>
 </main>
-<script id="fleet-data" type="application/json">{embed_json(data)}</script>
+<script id="fleet-data" type="application/json">\x00data\x00</script>
 <script nonce="{nonce}">{js}</script>
 </body>
 </html>

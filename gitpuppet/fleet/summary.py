@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,22 +78,43 @@ def valid_node_name(name: str) -> bool:
     return bool(NODE_NAME.match(name)) and ".." not in name
 
 
-def read_report(repo: pygit2.Repository, commit: pygit2.Commit, branch_node: str) -> NodeReport:
-    """The report in `commit`'s tree, for the node its branch is named after; BadReport if bad."""
+def read_report(
+    repo: pygit2.Repository, commit: pygit2.Commit, branch_node: str, with_facts: bool = True
+) -> NodeReport:
+    """The report in `commit`'s tree, for the node its branch is named after; BadReport if bad.
+
+    Without `with_facts` facts.json is not read (the terminal lines do not show facts)."""
     if not valid_node_name(branch_node):
         raise BadReport("the branch name is not a valid node name")
     tree = commit.peel(pygit2.Tree)
     raw = _json_blob(repo, tree, "summary.json", MAX_SUMMARY_BYTES, required=True)
+    report = parse_report(
+        branch_node, raw, _json_blob(repo, tree, "failures.json", MAX_FAILURES_BYTES)
+    )
+    return with_facts_of(repo, tree, report) if with_facts else report
+
+
+def with_facts_of(repo: pygit2.Repository, tree: pygit2.Tree, report: NodeReport) -> NodeReport:
+    """`report` with the facts of facts.json in `tree` (or the note saying why there are none)."""
+    try:
+        facts, note = _facts(repo, tree), None
+    except BadReport as exc:
+        facts, note = {}, str(exc)
+    return replace(report, facts=facts, facts_note=note)
+
+
+def parse_report(branch_node: str, raw: Any, failures: Any) -> NodeReport:
+    """The checked report of a summary.json and failures.json as JSON gave them (no facts).
+
+    The one gate for report data: what a branch holds and what the fleet cache holds both
+    pass through it, so a cache entry is never trusted more than the git objects."""
+    if not valid_node_name(branch_node):
+        raise BadReport("the branch name is not a valid node name")
     if not isinstance(raw, dict):
         raise BadReport("summary.json is not a JSON object")
     node = raw.get("node")
     if node != branch_node:
         raise BadReport(f"summary.json names node {_short(node)!r}, not its branch's")
-    failures = _failures(repo, tree)
-    try:
-        facts, facts_note = _facts(repo, tree), None
-    except BadReport as exc:
-        facts, facts_note = {}, str(exc)
     return NodeReport(
         node=branch_node,
         last_run=_time(raw.get("last_run")),
@@ -113,10 +134,36 @@ def read_report(repo: pygit2.Repository, commit: pygit2.Commit, branch_node: str
         messages=_texts(raw.get("messages"), MAX_MESSAGES),
         held=_opt_text(raw.get("held")),
         gitpuppet_version=_opt_text(raw.get("gitpuppet_version"), 64),
-        failures=failures,
-        facts=facts,
-        facts_note=facts_note,
+        failures=_failures(failures),
     )
+
+
+def report_record(report: NodeReport) -> dict[str, Any]:
+    """`report` (without facts) in summary.json's shape, with its failures: what the fleet
+    cache keeps. `parse_report` of it gives `report` back."""
+    r = report
+    return {
+        "node": r.node,
+        "last_run": r.last_run.isoformat(),
+        "exit_code": r.exit_code,
+        "environment": r.environment,
+        "commit": r.commit,
+        "head": r.head,
+        "duration": r.duration,
+        "noop": r.noop,
+        "pending_changes": r.pending_changes,
+        "counts": r.counts,
+        "bucket": r.bucket,
+        "wave": r.wave,
+        "disabled": r.disabled,
+        "interval": r.interval,
+        "messages": r.messages,
+        "held": r.held,
+        "gitpuppet_version": r.gitpuppet_version,
+        "failures": [
+            {"ref": f.ref, "message": f.message, "file": f.file, "line": f.line} for f in r.failures
+        ],
+    }
 
 
 def _json_blob(
@@ -139,8 +186,7 @@ def _json_blob(
         raise BadReport(f"{name} is not valid JSON: {_short(str(exc))}") from None
 
 
-def _failures(repo: pygit2.Repository, tree: pygit2.Tree) -> list[Failure]:
-    raw = _json_blob(repo, tree, "failures.json", MAX_FAILURES_BYTES)
+def _failures(raw: Any) -> list[Failure]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -192,7 +238,11 @@ def _counts(value: Any) -> dict[str, int]:
         return dict.fromkeys(COUNT_KEYS, 0)
     if not isinstance(value, dict):
         raise BadReport("counts is not an object")
-    return {k: max(0, _int(value.get(k), f"counts.{k}") or 0) for k in COUNT_KEYS}
+    out = {}
+    for k in COUNT_KEYS:
+        v = value.get(k)
+        out[k] = v if type(v) is int and 0 <= v <= 2**53 else max(0, _int(v, "counts." + k) or 0)
+    return out
 
 
 def _interval(value: Any) -> float:
@@ -201,6 +251,8 @@ def _interval(value: Any) -> float:
 
 
 def _int(value: Any, name: str, required: bool = False) -> int | None:
+    if type(value) is int and -(2**53) <= value <= 2**53:  # the common case, first
+        return value
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**53:
@@ -225,6 +277,8 @@ def _sha(value: Any, name: str) -> str | None:
 
 
 def _text(value: Any, limit: int = MAX_TEXT) -> str:
+    if type(value) is str and len(value) <= limit:  # the common case, first
+        return value
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value)[:limit]

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pygit2
+from gitpuppet.fleet.read import read_reports
+from gitpuppet.fleet.summary import NodeReport
 
-from gitpuppet.fleet.fetch import node_tips
-from gitpuppet.fleet.summary import BadReport, NodeReport, read_report, valid_node_name
+__all__ = ["FleetView", "NodeRow", "build_view", "read_reports", "row_json"]
 
 STALE_INTERVALS = 2  # SPEC §11: no report within two intervals
 STATUSES = ("failed", "changed", "unchanged", "skipped", "stale", "behind", "disabled", "drift")
@@ -68,30 +68,6 @@ class FleetView:
             and (match is None or fnmatch.fnmatchcase(r.report.node, match.lower()))
         ]
         return FleetView(rows, list(self.warnings))
-
-
-def read_reports(repos: list[pygit2.Repository]) -> tuple[list[NodeReport], list[str]]:
-    """Every readable node report of the fetched caches, and a warning per skipped branch."""
-    found: dict[str, NodeReport] = {}
-    warnings: list[str] = []
-    for repo in repos:
-        for node, commit in node_tips(repo):
-            label = node if valid_node_name(node) else repr(node)
-            if commit is None:
-                warnings.append(f"nodes/{label}: the branch tip is not a commit; skipped")
-                continue
-            try:
-                report = read_report(repo, commit, node)
-            except BadReport as exc:
-                warnings.append(f"nodes/{label}: {exc}; skipped")
-                continue
-            old = found.get(node)
-            if old is not None:
-                warnings.append(f"nodes/{node}: reported in two shards; the newer report is shown")
-                if old.last_run >= report.last_run:
-                    continue
-            found[node] = report
-    return list(found.values()), warnings
 
 
 def build_view(reports: list[NodeReport], now: datetime | None = None) -> FleetView:
