@@ -12,6 +12,8 @@ import click
 from gitpuppet.cli.app import App, common_options
 from gitpuppet.fleet.view import STATUSES
 
+PARTIAL = 4  # some shards could not be fetched: the view is incomplete (as run's exit 4)
+
 if TYPE_CHECKING:
     from gitpuppet.fleet.fetch import Source
     from gitpuppet.fleet.view import FleetView
@@ -48,7 +50,9 @@ def command(
     statuses: tuple[str, ...],
     match: str | None,
 ) -> None:
-    """Fetch the reports, then print lines (or JSON) and write the page if asked."""
+    """Fetch the reports, then print lines (or JSON) and write the page if asked. Exit 0; 4
+    when some shards could not be fetched (the view lacks their nodes and says so); 1 when
+    none could."""
     from gitpuppet.fleet.fetch import fetch_all
     from gitpuppet.fleet.text import render_lines, safe
     from gitpuppet.fleet.view import build_view, read_reports
@@ -64,7 +68,10 @@ def command(
             shutil.rmtree(temp, ignore_errors=True)
     view = build_view(reports).filtered(statuses, match)
     view.warnings = [*fetched.errors, *warnings]
-    for warning in view.warnings:
+    view.missing_shards = len(fetched.errors)
+    for error in fetched.errors:  # nodes missing from the view: said even under --quiet
+        click.echo(f"error: {safe(error, 400)}; its nodes are missing from this view", err=True)
+    for warning in warnings:
         app.info(f"warning: {safe(warning, 400)}")
     if html_out is not None:
         _write_page(app, view, html_out)
@@ -72,6 +79,8 @@ def command(
         _print_json(app, view)
     elif html_out is None or not app.quiet:
         app.out("\n".join(render_lines(view, verbose=bool(app.verbose))))  # one write
+    if fetched.errors:
+        raise SystemExit(PARTIAL)
 
 
 def _source(

@@ -44,6 +44,7 @@ class FleetView:
 
     rows: list[NodeRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    missing_shards: int = 0  # shards that could not be fetched: their nodes are not in `rows`
 
     def summary_line(self) -> str:
         """'412 nodes: 3 failed, 5 stale, 20 behind' (disabled and drifting when there are)."""
@@ -57,7 +58,11 @@ class FleetView:
             parts.append(f"{disabled} disabled")
         if drift:
             parts.append(f"{drift} with pending changes")
-        return f"{n} node{'s' if n != 1 else ''}: " + ", ".join(parts)
+        line = f"{n} node{'s' if n != 1 else ''}: " + ", ".join(parts)
+        if self.missing_shards:
+            count = self.missing_shards
+            line += f" (and the nodes of {count} shard{'s' if count != 1 else ''} not fetched)"
+        return line
 
     def filtered(self, statuses: tuple[str, ...] = (), match: str | None = None) -> FleetView:
         """The rows in any of `statuses` (all when empty) whose name matches the glob `match`."""
@@ -67,7 +72,7 @@ class FleetView:
             if (not statuses or any(r.has_status(s) for s in statuses))
             and (match is None or fnmatch.fnmatchcase(r.report.node, match.lower()))
         ]
-        return FleetView(rows, list(self.warnings))
+        return FleetView(rows, list(self.warnings), self.missing_shards)
 
 
 def build_view(reports: list[NodeReport], now: datetime | None = None) -> FleetView:

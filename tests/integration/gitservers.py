@@ -497,7 +497,11 @@ class CountingProxy:
             if self.target is None:
                 self.held.append(client)
                 continue
-            server = socket.create_connection(("127.0.0.1", self.target))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:  # the server is gone (stopping): this client is refused, not all
+                client.close()
+                continue
             threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
 

@@ -186,6 +186,25 @@ def test_shards_are_all_read(git_base: Path, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "--shards N" in missing.stderr
 
 
+def test_a_shard_that_cannot_be_fetched_is_an_error_even_under_quiet(tmp_path: Path) -> None:
+    """Its nodes are missing: the view must say so, whatever the output, and exit 4."""
+    base = tmp_path / "shards"
+    for shard, name in ((0, "a1"), (2, "c1")):  # shard 1 is gone
+        write_node(open_repo(base / f"reports-{shard}.git"), name, summary(name))
+    url = f"file://{base}/reports-{{shard}}.git"
+    page = tmp_path / "fleet.html"
+    done = fleet("--reports-repo", url, "--shards", "3", "-q", "--html", str(page))
+    assert done.returncode == 4, done.stderr
+    assert "error: " in done.stderr and "reports-1.git" in done.stderr, done.stderr
+    assert "missing from this view" in done.stderr
+    assert "reports-1.git" in page.read_text()  # the page lists it among its warnings
+    text = fleet("--reports-repo", url, "--shards", "3")
+    assert text.returncode == 4
+    assert text.stdout.splitlines()[-1] == (
+        "2 nodes: 0 failed, 0 stale, 0 behind (and the nodes of 1 shard not fetched)"
+    )
+
+
 def test_unreachable_reports_repo_is_an_error_without_credentials(tmp_path: Path) -> None:
     done = fleet("--reports-repo", "http://user:s3cret@127.0.0.1:9/reports.git")
     assert done.returncode == 1
