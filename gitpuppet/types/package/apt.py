@@ -246,20 +246,15 @@ class AptProvider(Provider):
     cache_type = AptCache
     lock_wait: float = LOCK_WAIT
 
+    name_re = NAME_RE
+    name_is = "a Debian package name (lower-case letters, digits, + - .)"
+    version_re = VERSION_RE
+    version_is = "a Debian version"
+
     def confine(self) -> str | None:
         if not os.path.exists(DPKG_STATUS):
             return f"{DPKG_STATUS} does not exist"
         return None
-
-    def check_name(self, name: str) -> str | None:
-        if NAME_RE.fullmatch(name):
-            return None
-        return f"'{name}' is not a Debian package name (lower-case letters, digits, + - .)"
-
-    def check_version(self, version: str) -> str | None:
-        if VERSION_RE.fullmatch(version):
-            return None
-        return f"'{version}' is not a Debian version"
 
     # -- reading ---------------------------------------------------------------------------
 

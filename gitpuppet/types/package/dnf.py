@@ -116,16 +116,15 @@ class DnfProvider(Provider):
     def _tool(self) -> str:
         return "dnf" if shutil.which("dnf") else "yum"
 
+    name_re = NAME_RE
+    name_is = "an rpm package name"
+    version_re = VERSION_RE
+    version_is = "an rpm version"
+
     def confine(self) -> str | None:
         if shutil.which("dnf") is None and shutil.which("yum") is None:
             return "neither dnf nor yum is installed"
         return None
-
-    def check_name(self, name: str) -> str | None:
-        return None if NAME_RE.fullmatch(name) else f"'{name}' is not an rpm package name"
-
-    def check_version(self, version: str) -> str | None:
-        return None if VERSION_RE.fullmatch(version) else f"'{version}' is not an rpm version"
 
     def same_version(self, installed: str, wanted: str) -> bool:
         """`1.2-3.el9` matches 1.2-3.el9, 0:1.2-3.el9 and 1.2 (a version alone)."""

@@ -101,16 +101,15 @@ class PipProvider(Provider):
     cache_type = PipCache
     batches_available = False  # `pip index versions` takes one name
 
+    name_re = NAME_RE
+    name_is = "a Python package name"
+    version_re = VERSION_RE
+    version_is = "a Python version"
+
     def confine(self) -> str | None:
         if run_tool([PYTHON, "-m", "pip", "--version"], timeout=QUERY_TIMEOUT).returncode != 0:
             return f"pip is not installed for {PYTHON} (python3-pip)"
         return None
-
-    def check_name(self, name: str) -> str | None:
-        return None if NAME_RE.fullmatch(name) else f"'{name}' is not a Python package name"
-
-    def check_version(self, version: str) -> str | None:
-        return None if VERSION_RE.fullmatch(version) else f"'{version}' is not a Python version"
 
     def installed(self, name: str, ctx: ApplyContext) -> Installed:
         cache = ctx.caches.get(PipCache)

@@ -9,6 +9,7 @@ is declared as for every provider (gitpuppet/types/provider.py).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -114,13 +115,24 @@ class Provider(base.Provider):
     # then the type asks about every package of the catalog that needs it at the first need.
     batches_available: ClassVar[bool] = True
 
+    # What names and versions look like, and what to call them in a message ("a Debian
+    # package name"); None: anything goes.
+    name_re: ClassVar[re.Pattern[str] | None] = None
+    name_is: ClassVar[str] = "a package name"
+    version_re: ClassVar[re.Pattern[str] | None] = None
+    version_is: ClassVar[str] = "a version"
+
     def check_name(self, name: str) -> str | None:
         """What is wrong with a package name, or None."""
-        return None
+        if self.name_re is None or self.name_re.fullmatch(name):
+            return None
+        return f"'{name}' is not {self.name_is}"
 
     def check_version(self, version: str) -> str | None:
         """What is wrong with a version string, or None."""
-        return None
+        if self.version_re is None or self.version_re.fullmatch(version):
+            return None
+        return f"'{version}' is not {self.version_is}"
 
     def installed(self, name: str, ctx: ApplyContext) -> Installed:
         """The installed state of `name` (the installed set is read once per run)."""
