@@ -8,7 +8,8 @@ error at its line, not gigabytes for whatever walks the loaded data).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import yaml
 
@@ -120,14 +121,22 @@ def _construct(loader: _Loader, node: yaml.Node) -> Any:
     return loader.construct_object(node, deep=True)
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
-    if loader.depth >= MAX_DEPTH:
-        raise _too_deep(loader, node)
-    loader.depth += 1
-    try:
-        return _build_mapping(loader, node)
-    finally:
-        loader.depth -= 1
+T = TypeVar("T")
+
+
+def _nested(build: Callable[[_Loader, Any], T]) -> Callable[[_Loader, Any], T]:
+    """A constructor for a mapping or sequence that counts the nesting (MAX_DEPTH at most)."""
+
+    def construct(loader: _Loader, node: Any) -> T:
+        if loader.depth >= MAX_DEPTH:
+            raise _too_deep(loader, node)
+        loader.depth += 1
+        try:
+            return build(loader, node)
+        finally:
+            loader.depth -= 1
+
+    return construct
 
 
 def _build_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
@@ -158,16 +167,6 @@ def _build_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     return out
 
 
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
-    if loader.depth >= MAX_DEPTH:
-        raise _too_deep(loader, node)
-    loader.depth += 1
-    try:
-        return _build_sequence(loader, node)
-    finally:
-        loader.depth -= 1
-
-
 def _build_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
     out = PosList()
     out.file = loader.source_file
@@ -179,8 +178,8 @@ def _build_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
     return out
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:map", _nested(_build_mapping))
+_Loader.add_constructor("tag:yaml.org,2002:seq", _nested(_build_sequence))
 
 
 def parse_yaml(text: str | bytes, path: str) -> Any:
