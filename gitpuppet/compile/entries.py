@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gitpuppet.compile.loader import PosDict, PosList
+from gitpuppet.compile.loader import PosDict, PosList, refuse_unknown_keys
 from gitpuppet.compile.template import Templates, renders_to_itself
-from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+from gitpuppet.errors import SourceError, SourcePos
 from gitpuppet.types import schemas
 from gitpuppet.types.build import check_attribute_names
 
@@ -56,13 +56,9 @@ def entry_shape(entry: Any, pos: SourcePos) -> EntryShape:
 
 
 def check_keys(body: PosDict, allowed: tuple[str, ...], what: str) -> None:
-    for key in body:
-        if key not in allowed:
-            raise SourceError(
-                body.pos(key),
-                f"unknown key '{key}' in {what}",
-                did_you_mean(str(key), allowed) or f"use {', '.join(allowed)}",
-            )
+    refuse_unknown_keys(
+        body, allowed, f"unknown key '{{key}}' in {what}", f"use {', '.join(allowed)}"
+    )
 
 
 def names_of(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 
 from gitpuppet.compile.source import SourceTree
-from gitpuppet.errors import SourceError, SourcePos
+from gitpuppet.errors import SourceError, SourcePos, did_you_mean
 
 
 class PosDict(dict):  # type: ignore[type-arg]
@@ -242,3 +242,14 @@ def expect_mapping(value: Any, path: str, what: str) -> PosDict:
             SourcePos(path, line), f"{what} must be a mapping, not {type(value).__name__}"
         )
     return value
+
+
+def refuse_unknown_keys(
+    data: PosDict, allowed: tuple[str, ...] | dict[str, Any], what: str, hint: str | None = None
+) -> None:
+    """SourceError at the first key of `data` not in `allowed`: "unknown <what> 'k'"
+    (`what` may hold `{key}` for the key's place in it), with a did-you-mean, else `hint`."""
+    for key in data:
+        if key not in allowed:
+            text = what.replace("{key}", str(key)) if "{key}" in what else f"unknown {what} '{key}'"
+            raise SourceError(data.pos(key), text, did_you_mean(str(key), list(allowed)) or hint)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gitpuppet.compile.loader import YamlCache, expect_mapping
-from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+from gitpuppet.compile.loader import YamlCache, expect_mapping, refuse_unknown_keys
+from gitpuppet.errors import SourceError, SourcePos
 
 SETTINGS_KEYS = ("hierarchy", "rollout")
 
@@ -24,13 +24,7 @@ def load_settings(yaml_cache: YamlCache) -> Settings:
     """Read gitpuppet.yaml (optional) and check its keys."""
     raw = yaml_cache.load_optional("gitpuppet.yaml")
     data = expect_mapping(raw, "gitpuppet.yaml", "gitpuppet.yaml")
-    for key in data:
-        if key not in SETTINGS_KEYS:
-            raise SourceError(
-                data.pos(key),
-                f"unknown setting '{key}' in gitpuppet.yaml",
-                did_you_mean(str(key), SETTINGS_KEYS),
-            )
+    refuse_unknown_keys(data, SETTINGS_KEYS, "unknown setting '{key}' in gitpuppet.yaml")
     hierarchy = data.get("hierarchy", ["common.yaml"])
     if not isinstance(hierarchy, list) or not all(isinstance(h, str) for h in hierarchy):
         raise SourceError(data.pos("hierarchy"), "hierarchy must be a list of paths under data/")

@@ -15,7 +15,7 @@ from gitpuppet.compile import compile_node
 from gitpuppet.compile.compiler import CLASS_KEYS, load_settings
 from gitpuppet.compile.datacheck import data_key_problems, hierarchy_problems
 from gitpuppet.compile.declare import DEFINE_KEYS
-from gitpuppet.compile.loader import PosDict, YamlCache
+from gitpuppet.compile.loader import PosDict, YamlCache, refuse_unknown_keys
 from gitpuppet.compile.modspec import parse_modules
 from gitpuppet.compile.nodes import (
     Declaration,
@@ -25,7 +25,7 @@ from gitpuppet.compile.nodes import (
 )
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.compile.template import Templates
-from gitpuppet.errors import GitpuppetError, SourceError, SourcePos, did_you_mean
+from gitpuppet.errors import GitpuppetError, SourceError, SourcePos
 
 
 @dataclass
@@ -274,8 +274,4 @@ def _check_unit(path: str, data: Any, allowed: tuple[str, ...]) -> None:
         return
     if not isinstance(data, PosDict):
         raise SourceError(SourcePos(path, 1), "a class or define file must be a mapping")
-    for key in data:
-        if key not in allowed:
-            raise SourceError(
-                data.pos(key), f"unknown key '{key}'", did_you_mean(str(key), allowed)
-            )
+    refuse_unknown_keys(data, allowed, "key")

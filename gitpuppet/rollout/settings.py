@@ -10,10 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gitpuppet.compile.loader import PosDict, PosList, expect_mapping, parse_yaml
+from gitpuppet.compile.loader import (
+    PosDict,
+    PosList,
+    expect_mapping,
+    parse_yaml,
+    refuse_unknown_keys,
+)
 from gitpuppet.compile.source import SourceTree
 from gitpuppet.duration import format_duration, parse_duration
-from gitpuppet.errors import SourceError, SourcePos, did_you_mean
+from gitpuppet.errors import SourceError, SourcePos
 
 FILE = "gitpuppet.yaml"
 ROLLOUT_KEYS = ("waves", "halt_after_failures")
@@ -60,13 +66,7 @@ def parse_rollout(raw: Any, pos: SourcePos) -> RolloutSettings:
     """Check the value of `rollout:` (loaded with positions); SourceError naming the line."""
     if not isinstance(raw, PosDict):
         raise SourceError(pos, "rollout must be a mapping with 'waves' (and 'halt_after_failures')")
-    for key in raw:
-        if key not in ROLLOUT_KEYS:
-            raise SourceError(
-                raw.pos(key),
-                f"unknown rollout setting '{key}'",
-                did_you_mean(str(key), ROLLOUT_KEYS),
-            )
+    refuse_unknown_keys(raw, ROLLOUT_KEYS, "rollout setting")
     waves = _waves(raw["waves"], raw.pos("waves")) if "waves" in raw else NO_ROLLOUT.waves
     halt = raw.get("halt_after_failures")
     if halt is not None and (isinstance(halt, bool) or not isinstance(halt, int) or halt < 1):
@@ -113,11 +113,7 @@ def _waves(raw: Any, pos: SourcePos) -> tuple[Wave, ...]:
 def _wave(item: Any, pos: SourcePos) -> Wave:
     if not isinstance(item, PosDict):
         raise SourceError(pos, "a wave is a mapping: {percent: N, after: DURATION}")
-    for key in item:
-        if key not in WAVE_KEYS:
-            raise SourceError(
-                item.pos(key), f"unknown wave setting '{key}'", did_you_mean(str(key), WAVE_KEYS)
-            )
+    refuse_unknown_keys(item, WAVE_KEYS, "wave setting")
     if "percent" not in item:
         raise SourceError(pos, "a wave needs a percent", "e.g. {percent: 30, after: 1h}")
     percent = item["percent"]
