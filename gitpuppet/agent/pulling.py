@@ -58,8 +58,9 @@ def pull(
     `halts` (the caller ends it: `HaltCheck.finish`), those markers are read in the background
     (from before the fetch when the last pull found the halt applies here) and the choice
     assumes no halt until `settle(pulled)` says otherwise: the run compiles meanwhile."""
-    speculate = halts is not None and failures_on is None and config.reports_repo is not None
-    if halts is not None and speculate and _halt_applied_last_time(config):
+    if failures_on is not None or config.reports_repo is None:
+        halts = None  # no markers to read: nothing to speculate about
+    if halts is not None and _halt_applied_last_time(config):
         halts.start()  # read the markers while the fetch runs: they are needed if it brings news
     try:
         fetched: FetchResult | None = repo.fetch(start=mirror_start(node, len(config.repo)))
@@ -70,7 +71,7 @@ def pull(
     choice = _Choice(repo, config, node, fetched, messages, ignore_rollout, now)
     if failures_on is not None or config.reports_repo is None:
         return choice.make(failures_on)
-    if halts is None or not speculate:
+    if halts is None:
         return choice.make(HaltCheck(config).answer)
     check = halts
     pulled = choice.make(check.guess)
