@@ -211,3 +211,25 @@ def test_any_error_of_the_listing_holds_the_commit(
     with pytest.raises(ReportsUnavailable, match="RuntimeError: unexpected"):
         check.answer("c" * 40)
     assert check.settle() is False
+
+
+def test_a_planted_link_in_place_of_the_reports_store_is_never_followed_to_delete(
+    fleet: Rig,
+) -> None:
+    """The damaged-store repair removes state_dir/reports.git; a link planted there (pointing
+    at a broken repository elsewhere) is refused, never followed: nothing outside is removed."""
+    node = fleet.node()
+    assert node.run().returncode == 2
+    elsewhere = fleet.tmp / "precious"
+    (elsewhere / "refs").mkdir(parents=True)
+    (elsewhere / "HEAD").write_text("not a repository\n")
+    (elsewhere / "keep.txt").write_text("mine\n")
+    store = node.state / "reports.git"
+    shutil.rmtree(store)
+    store.symlink_to(elsewhere)
+    _commit(fleet.work, "notes/c.txt", "c\n", "a change")
+    result = run_once(load_config(node.config), now=True)
+    assert (elsewhere / "keep.txt").read_text() == "mine\n"
+    assert (elsewhere / "HEAD").read_text() == "not a repository\n"
+    assert result.commit == fleet.base, result.messages  # the halt check failed: held
+    assert store.is_symlink()
